@@ -1,0 +1,175 @@
+#include "engine/base/config.h"
+
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+namespace ringest {
+
+const char* usage_text() {
+  return R"(usage: ringestd --listen HOST:PORT --data-dir DIR [options]
+
+A resumable-upload (tus 1.0.0) ingest server: one io_uring reactor per core, request
+bodies written straight from registered buffers to files at their offsets, every reported
+offset fdatasync'd first.
+
+  --listen HOST:PORT          address to listen on (IPv4); port 0 picks a free port.
+                              The first stdout line is "listening on http://HOST:PORT".
+  --data-dir DIR              where uploads live (created if missing); nothing is written
+                              outside it
+  --threads N                 reactor threads, one io_uring each (default: online cores)
+  --max-upload-bytes N        largest Upload-Length accepted (default 1T)
+  --checkpoint-bytes N        commit (fdatasync + record) at least every N body bytes
+                              (default 64M)
+  --buffer-bytes N            size of one receive buffer slot (default 256K; multiple of 4K)
+  --buffers N                 slots per reactor, registered with its ring (default 64)
+  --buffers-per-connection N  slots one connection may hold in flight (default 4)
+  --max-connections N         connections per reactor (default 1024)
+  --max-head-bytes N          request line plus headers; larger gets 431 (default 8K)
+  --max-headers N             header count; more gets 431 (default 64)
+  --shutdown-timeout-ms N     SIGTERM/SIGINT: time to drain before exiting (default 10000)
+  --help                      this text
+
+Sizes take a K, M, G or T suffix (powers of 1024).
+)";
+}
+
+bool parse_size(const std::string& text, uint64_t* out) {
+  if (text.empty()) return false;
+  uint64_t value = 0;
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr == begin) return false;
+  int shift = 0;
+  if (ptr != end) {
+    if (ptr + 1 != end) return false;
+    switch (*ptr) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: return false;
+    }
+  }
+  if (shift && value > (std::numeric_limits<uint64_t>::max() >> shift)) return false;
+  *out = value << shift;
+  return true;
+}
+
+namespace {
+
+bool parse_u32(const std::string& text, uint64_t min, uint64_t max, uint32_t* out) {
+  uint64_t v = 0;
+  if (!parse_size(text, &v) || v < min || v > max) return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+bool parse_listen(const std::string& text, Config* config) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string host = text.substr(0, colon);
+  std::string port = text.substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || ptr != port.data() + port.size() || port.empty() || value > 65535) {
+    return false;
+  }
+  config->listen_host = host;
+  config->listen_port = static_cast<uint16_t>(value);
+  return true;
+}
+
+}  // namespace
+
+ParseOutcome parse_args(int argc, const char* const* argv) {
+  ParseOutcome out;
+  Config& c = out.config;
+  auto fail = [&](std::string message) {
+    out.kind = ParseOutcome::Kind::kError;
+    out.error = std::move(message);
+    return out;
+  };
+  bool have_listen = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      out.kind = ParseOutcome::Kind::kHelp;
+      return out;
+    }
+    std::string value;
+    size_t eq = flag.find('=');
+    if (flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else {
+      if (i + 1 >= argc) return fail("missing value for " + flag);
+      value = argv[++i];
+    }
+    uint64_t size = 0;
+    if (flag == "--listen") {
+      if (!parse_listen(value, &c)) return fail("--listen wants HOST:PORT, got '" + value + "'");
+      have_listen = true;
+    } else if (flag == "--data-dir") {
+      if (value.empty()) return fail("--data-dir must not be empty");
+      c.data_dir = value;
+    } else if (flag == "--threads") {
+      uint32_t n = 0;
+      if (!parse_u32(value, 1, 256, &n)) return fail("--threads wants 1..256, got '" + value + "'");
+      c.threads = static_cast<int>(n);
+    } else if (flag == "--max-upload-bytes") {
+      if (!parse_size(value, &size) || size > (uint64_t{1} << 62)) {
+        return fail("--max-upload-bytes wants a size, got '" + value + "'");
+      }
+      c.max_upload_bytes = size;
+    } else if (flag == "--checkpoint-bytes") {
+      if (!parse_size(value, &size) || size < 4096) {
+        return fail("--checkpoint-bytes wants a size of at least 4K, got '" + value + "'");
+      }
+      c.checkpoint_bytes = size;
+    } else if (flag == "--buffer-bytes") {
+      if (!parse_u32(value, 16 << 10, 64 << 20, &c.buffer_bytes) || c.buffer_bytes % 4096) {
+        return fail("--buffer-bytes wants a multiple of 4K between 16K and 64M, got '" + value +
+                    "'");
+      }
+    } else if (flag == "--buffers") {
+      if (!parse_u32(value, 4, 65536, &c.buffers_per_reactor)) {
+        return fail("--buffers wants 4..65536, got '" + value + "'");
+      }
+    } else if (flag == "--buffers-per-connection") {
+      if (!parse_u32(value, 1, 16, &c.buffers_per_connection)) {
+        return fail("--buffers-per-connection wants 1..16, got '" + value + "'");
+      }
+    } else if (flag == "--max-connections") {
+      if (!parse_u32(value, 1, 1 << 20, &c.max_connections)) {
+        return fail("--max-connections wants 1..1048576, got '" + value + "'");
+      }
+    } else if (flag == "--max-head-bytes") {
+      if (!parse_u32(value, 1024, 1 << 20, &c.max_head_bytes)) {
+        return fail("--max-head-bytes wants 1K..1M, got '" + value + "'");
+      }
+    } else if (flag == "--max-headers") {
+      if (!parse_u32(value, 8, 1024, &c.max_headers)) {
+        return fail("--max-headers wants 8..1024, got '" + value + "'");
+      }
+    } else if (flag == "--shutdown-timeout-ms") {
+      if (!parse_u32(value, 0, 3600000, &c.shutdown_timeout_ms)) {
+        return fail("--shutdown-timeout-ms wants 0..3600000, got '" + value + "'");
+      }
+    } else {
+      return fail("unknown flag '" + flag + "'");
+    }
+  }
+  if (!have_listen) return fail("--listen HOST:PORT is required");
+  if (c.data_dir.empty()) return fail("--data-dir DIR is required");
+  if (c.max_head_bytes > c.buffer_bytes / 2) {
+    return fail("--max-head-bytes must be at most half of --buffer-bytes");
+  }
+  if (c.buffers_per_connection > c.buffers_per_reactor) {
+    return fail("--buffers-per-connection must not exceed --buffers");
+  }
+  return out;
+}
+
+}  // namespace ringest

@@ -1,0 +1,39 @@
+// ringestd's configuration, parsed from the command line. Parsing is pure (argv in, Config or
+// an error message out) so tests can drive it; main() decides what to print and the exit code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ringest {
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  std::string data_dir;
+  int threads = 0;                                    // 0: one reactor per online core
+  uint64_t max_upload_bytes = uint64_t{1} << 40;      // largest Upload-Length accepted (1 TiB)
+  uint64_t checkpoint_bytes = uint64_t{64} << 20;     // commit at least this often in a body
+  uint32_t buffer_bytes = 256u << 10;                 // one slot of the per-reactor pool
+  uint32_t buffers_per_reactor = 64;                  // slots in each reactor's pool
+  uint32_t buffers_per_connection = 4;                // slots one connection may hold at once
+  uint32_t max_connections = 1024;                    // per reactor
+  uint32_t max_head_bytes = 8192;                     // request line + headers
+  uint32_t max_headers = 64;
+  uint32_t shutdown_timeout_ms = 10000;
+};
+
+struct ParseOutcome {
+  enum class Kind { kRun, kHelp, kError } kind = Kind::kRun;
+  Config config;
+  std::string error;  // for kError: one line saying what is wrong
+};
+
+ParseOutcome parse_args(int argc, const char* const* argv);
+
+// Sizes accept a plain byte count or a K/M/G/T suffix (powers of 1024), e.g. "64M".
+bool parse_size(const std::string& text, uint64_t* out);
+
+const char* usage_text();
+
+}  // namespace ringest

@@ -1,0 +1,120 @@
+// UploadWriter: body spans -> WRITE_FIXED at file offsets -> fdatasync -> record commit.
+// The protocol-neutral sink behind every append. One per connection, used by one request at a
+// time, on the connection's reactor thread; its upload must be owned (acquire_upload) while a
+// request writes.
+//
+// Contract with the connection (a two-call backpressure contract):
+//  - write(slot, ptr, len) only while can_write(); the writer takes a pool reference on `slot`
+//    and drops it when that write has completed. Writes go to consecutive file offsets.
+//  - When a write or a commit completes, listener->on_writer_progress() is called; the
+//    connection then re-arms its receive if it had stopped.
+//  - finish() says "no more bytes for this request": once every write has completed the writer
+//    commits what landed (if anything new) and calls listener->on_writer_finished().
+//  - Checkpoints: after every `checkpoint_bytes` landed since the last commit, a commit runs
+//    while bytes keep flowing.
+//
+// Commit protocol (one linked SQE chain): fdatasync(data) -> write commit slot -> fdatasync
+// (record). Only when all three succeed does Upload::committed_offset move, so an offset the
+// server reports is always durable. The committed offset is the contiguous prefix of completed
+// writes: a failed write stops it, bytes past a failure are never acknowledged.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/base/status.h"
+#include "engine/io/buffer_pool.h"
+#include "engine/io/io_ring.h"
+#include "engine/upload/upload.h"
+
+namespace ringest {
+
+class UploadWriterListener {
+ public:
+  virtual void on_writer_progress() = 0;
+  virtual void on_writer_finished(Status status) = 0;
+  virtual void on_record_created(Status status) = 0;
+
+ protected:
+  ~UploadWriterListener() = default;
+};
+
+class UploadWriter final : public CompletionHandler {
+ public:
+  static constexpr int kMaxWrites = 17;  // buffers_per_connection (<= 16) + one pipelined slot
+
+  UploadWriter() = default;
+  UploadWriter(const UploadWriter&) = delete;
+  UploadWriter& operator=(const UploadWriter&) = delete;
+
+  void init(IoRing* ring, BufferPool* pool, UploadWriterListener* listener,
+            uint64_t checkpoint_bytes, int max_writes, std::atomic<uint64_t>* bytes_written,
+            std::atomic<uint64_t>* commits);
+
+  // Starts a request appending at `offset` (== the upload's committed offset).
+  void begin(Upload* upload, uint64_t offset);
+  bool can_write() const { return !finishing_ && !failed_ && in_flight_ < max_writes_; }
+  void write(int slot, const char* data, uint32_t len);
+  void finish();
+  bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0 || create_in_flight_ > 0; }
+  bool active() const { return upload_ != nullptr; }
+  void end();  // after on_writer_finished: forget the upload
+
+  // Writes the new upload's whole record (upload->initial_record) and makes it and its
+  // directory entry durable; then listener->on_record_created().
+  void create_record(Upload* upload, int uploads_dir_fd);
+
+  uint64_t next_offset() const { return next_offset_; }
+  uint64_t committed_offset() const { return committed_; }
+  Status first_error() const { return error_; }
+
+  void on_completion(Completion* completion, int res, uint32_t flags) override;
+
+ private:
+  struct WriteOp {
+    Completion completion;
+    int slot = -1;
+    const char* data = nullptr;
+    uint32_t len = 0;
+    uint64_t offset = 0;
+    bool done = false;
+  };
+
+  uint64_t landed_prefix() const;
+  void submit_write(WriteOp& op);
+  void submit_commit(uint64_t offset);
+  void on_commit_done(bool ok);
+  void progress();
+
+  IoRing* ring_ = nullptr;
+  BufferPool* pool_ = nullptr;
+  UploadWriterListener* listener_ = nullptr;
+  uint64_t checkpoint_bytes_ = 0;
+  int max_writes_ = 0;
+  std::atomic<uint64_t>* bytes_written_ = nullptr;
+  std::atomic<uint64_t>* commits_ = nullptr;
+
+  Upload* upload_ = nullptr;
+  WriteOp ops_[kMaxWrites];
+  int head_ = 0;  // oldest op in submission order
+  int in_flight_ = 0;
+  uint64_t next_offset_ = 0;  // where the next write goes
+  uint64_t committed_ = 0;    // durable offset as of the last commit this writer saw
+  uint64_t failed_at_ = UINT64_MAX;
+  bool failed_ = false;
+  bool finishing_ = false;
+  bool finished_reported_ = false;
+  Status error_;
+
+  Completion commit_ops_[3];
+  int commit_in_flight_ = 0;
+  bool commit_ok_ = true;
+  uint64_t commit_offset_ = 0;
+  bool commit_failed_ = false;
+
+  Completion create_ops_[3];
+  int create_in_flight_ = 0;
+  bool create_ok_ = true;
+  int create_error_ = 0;
+};
+
+}  // namespace ringest

@@ -1,0 +1,487 @@
+// Socket plumbing of HttpConnection: reading, parsing, body hand-off, responses, closing.
+// The request handlers live in tus_routes.cc.
+#include "http/connection.h"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/base/log.h"
+
+namespace ringest::http {
+namespace {
+constexpr uint32_t kMinRecvBytes = 16 * 1024;  // smaller tails are not worth a receive
+constexpr uint32_t kMaxTargetBytes = 2048;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+const char kEmpty[1] = {0};
+}  // namespace
+
+void HttpConnection::init(ConnectionPool* pool, Reactor* reactor, ServerContext* context,
+                          Memory memory) {
+  pool_ = pool;
+  reactor_ = reactor;
+  context_ = context;
+  memory_ = memory;
+  const Config& config = *context->config;
+  parser_.init(memory.head_arena, config.max_head_bytes, memory.headers, config.max_headers,
+               kMaxTargetBytes);
+  writer_.init(&reactor->ring(), &reactor->pool(), this, config.checkpoint_bytes,
+               static_cast<int>(config.buffers_per_connection), &reactor->stats().body_bytes_written,
+               &reactor->stats().commits);
+}
+
+void HttpConnection::start(int fd) {
+  fd_ = fd;
+  ++generation_;
+  state_ = State::kReadHead;
+  parser_.reset();
+  read_slot_ = -1;
+  parse_pos_ = data_end_ = 0;
+  span_len_ = 0;
+  shutting_down_ = false;
+  keep_alive_ = true;
+  close_after_response_ = false;
+  op_ = Op::kNone;
+  arm_read();
+}
+
+UploadOwner HttpConnection::self_owner() { return {reactor_, &mailbox_, generation_}; }
+
+bool HttpConnection::ops_pending() const {
+  return poll_pending_ || recv_pending_ || send_pending_ || file_read_pending_ ||
+         continue_pending_ || writer_.busy();
+}
+
+void HttpConnection::release_read_slot() {
+  if (read_slot_ >= 0) reactor_->pool().unref(read_slot_);
+  read_slot_ = -1;
+  parse_pos_ = data_end_ = 0;
+}
+
+void HttpConnection::arm_read() {
+  if (state_ == State::kClosing || recv_pending_ || poll_pending_ || waiting) return;
+  BufferPool& pool = reactor_->pool();
+  if (read_slot_ >= 0 && parse_pos_ == data_end_ && !parser_.between_messages() &&
+      pool.slot_bytes() - data_end_ >= kMinRecvBytes) {
+    post_recv();  // a head or body continues: receive into the rest of this slot
+    return;
+  }
+  release_read_slot();
+  if (parser_.between_messages()) {
+    // Idle between requests: wait for readability without holding a buffer.
+    reactor_->ring().prep_poll_in(&poll_, fd_);
+    poll_pending_ = true;
+    return;
+  }
+  acquire_slot_and_recv();
+}
+
+void HttpConnection::acquire_slot_and_recv() {
+  int slot = reactor_->pool().acquire();
+  if (slot < 0) {
+    reactor_->pool().add_waiter(this);  // backpressure: the pool is empty
+    return;
+  }
+  read_slot_ = slot;
+  parse_pos_ = data_end_ = 0;
+  post_recv();
+}
+
+void HttpConnection::post_recv() {
+  BufferPool& pool = reactor_->pool();
+  reactor_->ring().prep_recv(&recv_, fd_, pool.data(read_slot_) + data_end_,
+                             pool.slot_bytes() - data_end_);
+  recv_pending_ = true;
+}
+
+void HttpConnection::on_slot_available() {
+  if (state_ == State::kReadBody && abort_requested_) {
+    end_body(BodyEnd::kAborted);
+  } else if (state_ == State::kStreamFile) {
+    stream_next_chunk();
+  } else if ((state_ == State::kReadHead || state_ == State::kReadBody) && !recv_pending_ &&
+             read_slot_ < 0) {
+    acquire_slot_and_recv();
+  }
+}
+
+void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
+  if (completion == &mailbox_) {
+    on_mailbox(static_cast<uint32_t>(res));
+    return;
+  }
+  if (completion == &poll_) poll_pending_ = false;
+  if (completion == &recv_) recv_pending_ = false;
+  if (completion == &send_) send_pending_ = false;
+  if (completion == &file_read_) file_read_pending_ = false;
+  if (completion == &continue_) continue_pending_ = false;
+  if (state_ == State::kClosing) {
+    maybe_free();
+    return;
+  }
+  if (completion == &poll_) {
+    if (res < 0) {
+      close();
+    } else {
+      acquire_slot_and_recv();
+    }
+  } else if (completion == &recv_) {
+    if (res > 0) {
+      data_end_ += static_cast<uint32_t>(res);
+      process_input();
+    } else {
+      peer_gone();
+    }
+  } else if (completion == &send_) {
+    if (res < 0) {
+      close();
+      return;
+    }
+    send_pos_ += static_cast<uint32_t>(res);
+    if (send_pos_ < send_len_) {
+      continue_send();
+    } else {
+      after_response();
+    }
+  } else if (completion == &continue_) {
+    if (response_waiting_for_continue_) {
+      response_waiting_for_continue_ = false;
+      continue_send();
+    }
+  } else if (completion == &file_read_) {
+    if (res <= 0) {
+      RINGEST_LOG_ERROR("GET %s: read failed: %s", upload_->id.c_str(),
+                        res < 0 ? std::strerror(-res) : "unexpected end of file");
+      close();
+      return;
+    }
+    send_ptr_ = reactor_->pool().data(file_slot_);
+    send_len_ = static_cast<uint32_t>(res);
+    send_pos_ = 0;
+    file_pos_ += static_cast<uint64_t>(res);
+    continue_send();
+  }
+}
+
+void HttpConnection::process_input() {
+  if (state_ == State::kReadHead) process_head();
+}
+
+void HttpConnection::process_head() {
+  uint32_t avail = data_end_ - parse_pos_;
+  if (read_slot_ < 0 || avail == 0) {
+    arm_read();
+    return;
+  }
+  const char* data = reactor_->pool().data(read_slot_) + parse_pos_;
+  HttpParser::Step step = parser_.feed(data, avail, nullptr);
+  parse_pos_ += static_cast<uint32_t>(step.consumed);
+  switch (step.event) {
+    case HttpParser::Event::kNeedMore:
+      arm_read();
+      return;
+    case HttpParser::Event::kHeadComplete:
+      reactor_->stats().requests.fetch_add(1, std::memory_order_relaxed);
+      handle_request();
+      return;
+    case HttpParser::Event::kError:
+    case HttpParser::Event::kMessageComplete:
+      keep_alive_ = false;
+      respond_error(status_for(parser_.error()), parser_.error_reason(), true);
+      return;
+  }
+}
+
+void HttpConnection::process_body() {
+  if (state_ != State::kReadBody || recv_pending_ || waiting) return;
+  if (abort_requested_) {
+    end_body(BodyEnd::kAborted);
+    return;
+  }
+  if (!writer_.can_write()) return;  // on_writer_progress() calls back
+  uint32_t avail = read_slot_ >= 0 ? data_end_ - parse_pos_ : 0;
+  const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : kEmpty;
+  HttpParser::Step step = parser_.feed(data, avail, this);
+  parse_pos_ += static_cast<uint32_t>(step.consumed);
+  flush_body_span();
+  switch (step.event) {
+    case HttpParser::Event::kNeedMore:
+      if (writer_.can_write()) arm_read();
+      return;
+    case HttpParser::Event::kMessageComplete:
+      end_body(BodyEnd::kComplete);
+      return;
+    case HttpParser::Event::kError:
+    case HttpParser::Event::kHeadComplete:
+      end_body(parser_.error() == ParseError::kBodyRefused ? BodyEnd::kOverrun
+                                                            : BodyEnd::kMalformed);
+      return;
+  }
+}
+
+bool HttpConnection::on_body(const char* data, size_t len) {
+  uint64_t used = writer_.next_offset() + span_len_;
+  if (len > upload_->length - used) return false;  // would pass Upload-Length
+  reactor_->stats().body_bytes_received.fetch_add(len, std::memory_order_relaxed);
+  char* at = const_cast<char*>(data);  // points into our own slot
+  if (span_len_ == 0) {
+    span_ptr_ = at;
+  } else if (span_ptr_ + span_len_ != at) {
+    // Chunked framing sits between spans: close the gap in place (the bytes before `at` are
+    // already parsed) so one receive still becomes one write.
+    std::memmove(span_ptr_ + span_len_, at, len);
+  }
+  span_len_ += static_cast<uint32_t>(len);
+  return true;
+}
+
+void HttpConnection::flush_body_span() {
+  if (span_len_ == 0) return;
+  writer_.write(read_slot_, span_ptr_, span_len_);
+  span_len_ = 0;
+}
+
+void HttpConnection::end_body(BodyEnd how) {
+  body_end_ = how;
+  state_ = State::kFinishing;
+  if (waiting) reactor_->pool().remove_waiter(this);
+  writer_.finish();  // may call on_writer_finished() right away
+}
+
+void HttpConnection::peer_gone() {
+  peer_gone_ = true;
+  if (state_ == State::kReadBody) {
+    end_body(abort_requested_ ? BodyEnd::kAborted : BodyEnd::kPeerGone);
+  } else {
+    close();
+  }
+}
+
+void HttpConnection::on_writer_progress() {
+  if (state_ == State::kClosing) {
+    maybe_free();
+  } else if (state_ == State::kReadBody) {
+    process_body();
+  }
+}
+
+void HttpConnection::on_writer_finished(Status status) {
+  writer_.end();
+  if (state_ == State::kClosing) {
+    maybe_free();
+    return;
+  }
+  finish_request_response(status);
+}
+
+void HttpConnection::send_continue_if_expected() {
+  const RequestHead& head = parser_.head();
+  if (head.version_minor < 1 || !equals_ignore_case(head.get("Expect"), "100-continue")) return;
+  reactor_->ring().prep_send(&continue_, fd_, kContinue, sizeof kContinue - 1);
+  continue_pending_ = true;
+}
+
+void HttpConnection::send_response(bool close_after) {
+  close_after_response_ = close_after_response_ || close_after;
+  send_ptr_ = memory_.response;
+  send_pos_ = 0;
+  if (state_ != State::kStreamFile) state_ = State::kSending;
+  if (continue_pending_) {
+    response_waiting_for_continue_ = true;  // keep 100 Continue and the final answer in order
+    return;
+  }
+  continue_send();
+}
+
+void HttpConnection::continue_send() {
+  reactor_->ring().prep_send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
+  send_pending_ = true;
+}
+
+void HttpConnection::after_response() {
+  if (state_ == State::kStreamFile) {
+    stream_next_chunk();
+    return;
+  }
+  if (close_after_response_ || !keep_alive_ || shutting_down_) {
+    close();
+    return;
+  }
+  next_request();
+}
+
+void HttpConnection::next_request() {
+  drop_upload();
+  op_ = Op::kNone;
+  state_ = State::kReadHead;
+  if (read_slot_ >= 0 && parse_pos_ < data_end_) {
+    process_input();  // a pipelined request is already here
+  } else {
+    arm_read();
+  }
+}
+
+void HttpConnection::close() {
+  if (state_ == State::kClosing || state_ == State::kFree) return;
+  state_ = State::kClosing;
+  if (waiting) reactor_->pool().remove_waiter(this);
+  if (poll_pending_ || recv_pending_ || send_pending_ || file_read_pending_ || continue_pending_) {
+    reactor_->ring().cancel_fd(fd_);
+  }
+  maybe_free();
+}
+
+void HttpConnection::maybe_free() {
+  if (state_ != State::kClosing || ops_pending()) return;
+  if (writer_.active()) writer_.end();
+  release_read_slot();
+  if (file_slot_ >= 0) {
+    reactor_->pool().unref(file_slot_);
+    file_slot_ = -1;
+  }
+  drop_upload();
+  ::close(fd_);
+  fd_ = -1;
+  state_ = State::kFree;
+  pool_->release(this);
+}
+
+void HttpConnection::release_upload_ownership() {
+  if (!owns_upload_) return;
+  owns_upload_ = false;
+  ReleaseOutcome out = release_upload(*upload_, self_owner());
+  if (out.send_handoff) {
+    reactor_->post_message(out.handoff_to,
+                           encode_message(UploadMessage::kHandoff, out.handoff_to.generation));
+  }
+}
+
+void HttpConnection::drop_upload() {
+  if (upload_ == nullptr) return;
+  if (owns_upload_ || state_ == State::kWaitUpload || state_ == State::kClosing) {
+    owns_upload_ = false;
+    ReleaseOutcome out = abandon_upload(*upload_, self_owner());
+    if (out.send_handoff) {
+      reactor_->post_message(out.handoff_to,
+                             encode_message(UploadMessage::kHandoff, out.handoff_to.generation));
+    }
+  }
+  upload_unref(upload_);
+  upload_ = nullptr;
+  abort_requested_ = false;
+  peer_gone_ = false;
+  body_end_ = BodyEnd::kComplete;
+}
+
+void HttpConnection::on_mailbox(uint32_t payload) {
+  if (state_ == State::kFree || !generation_matches(payload, generation_)) return;
+  switch (message_kind(payload)) {
+    case UploadMessage::kAbort:
+      if (state_ != State::kReadBody || !owns_upload_) return;  // already finishing
+      abort_requested_ = true;
+      if (recv_pending_) {
+        reactor_->ring().cancel_fd(fd_);  // the receive completes with -ECANCELED
+      } else {
+        end_body(BodyEnd::kAborted);
+      }
+      return;
+    case UploadMessage::kHandoff:
+      if (state_ != State::kWaitUpload) return;
+      owns_upload_ = true;
+      on_upload_owned();
+      return;
+    case UploadMessage::kSuperseded:
+      if (state_ != State::kWaitUpload) return;
+      respond_error(409, "a newer request for this upload replaced this one");
+      return;
+  }
+}
+
+void HttpConnection::shutdown() {
+  shutting_down_ = true;
+  switch (state_) {
+    case State::kReadHead:
+    case State::kWaitUpload:
+      close();
+      return;
+    case State::kReadBody:
+      abort_requested_ = true;
+      if (recv_pending_) {
+        reactor_->ring().cancel_fd(fd_);
+      } else {
+        end_body(BodyEnd::kAborted);
+      }
+      return;
+    default:
+      return;  // finishes its current step, then closes (shutting_down_)
+  }
+}
+
+ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
+    : reactor_(reactor), context_(context) {
+  const Config& config = *context->config;
+  count_ = config.max_connections;
+  uint32_t response_bytes = config.max_head_bytes + 4096;
+  size_t per_connection = config.max_head_bytes + config.max_headers * sizeof(Header) +
+                          response_bytes;
+  per_connection = (per_connection + 63) & ~size_t{63};
+  memory_bytes_ = per_connection * count_;
+  // Untouched pages of this mapping cost no memory: only connections in use are resident.
+  void* p = mmap(nullptr, memory_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  RINGEST_CHECK(p != MAP_FAILED);
+  memory_ = static_cast<char*>(p);
+  connections_ = new HttpConnection[count_];
+  for (uint32_t i = 0; i < count_; ++i) {
+    char* base = memory_ + per_connection * i;
+    HttpConnection::Memory m;
+    m.head_arena = base;
+    m.headers = reinterpret_cast<Header*>(base + config.max_head_bytes);
+    m.response = base + config.max_head_bytes + config.max_headers * sizeof(Header);
+    m.response_bytes = response_bytes;
+    connections_[i].init(this, reactor, context, m);
+  }
+  for (uint32_t i = count_; i-- > 0;) {
+    connections_[i].next_free = free_;
+    free_ = &connections_[i];
+  }
+}
+
+ConnectionPool::~ConnectionPool() {
+  delete[] connections_;
+  munmap(memory_, memory_bytes_);
+}
+
+void ConnectionPool::on_accept(int fd) {
+  if (free_ == nullptr || reactor_->stopping()) {
+    static constexpr char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n"
+        "Retry-After: 1\r\n\r\ntoo many connections\n";
+    ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)ignored;
+    ::close(fd);
+    reactor_->stats().connections_refused.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  HttpConnection* c = free_;
+  free_ = c->next_free;
+  ++live_;
+  c->start(fd);
+}
+
+void ConnectionPool::begin_shutdown() {
+  for (uint32_t i = 0; i < count_; ++i) {
+    if (connections_[i].in_use()) connections_[i].shutdown();
+  }
+}
+
+void ConnectionPool::release(HttpConnection* connection) {
+  connection->next_free = free_;
+  free_ = connection;
+  --live_;
+}
+
+}  // namespace ringest::http

@@ -1,0 +1,210 @@
+// HttpConnection: one accepted socket on one reactor, from accept to close.
+//
+// Life of a request:
+//   head:   POLL for readability (no buffer held while idle) -> lease a pool slot -> RECV ->
+//           llhttp parses; target and headers are copied into the connection's arena.
+//   route:  the tus handlers (tus_routes.cc) validate and either answer at once or start a body.
+//   body:   RECV into the slot; llhttp hands body spans (chunk framing removed, spans of one
+//           receive coalesced in place) to the UploadWriter, which writes them with WRITE_FIXED
+//           at the upload's offset. At most `buffers_per_connection` writes are in flight; past
+//           that no RECV is posted, so TCP flow control slows the client (backpressure).
+//   end:    the writer commits (fdatasync + record) and only then the response reports the
+//           offset. A client that vanishes mid-body gets its received bytes committed too.
+//
+// Takeover: a newer PATCH/DELETE for an upload this connection is writing arrives as a kAbort
+// message in `mailbox_`; the body is cut off, what arrived is committed, ownership moves on.
+//
+// Threads: everything here runs on the owning reactor's thread. Lifetime: connections live in
+// a per-reactor pool for the whole run; `generation_` tells stale mailbox messages apart.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/io/buffer_pool.h"
+#include "engine/io/completion.h"
+#include "engine/reactor/reactor.h"
+#include "engine/upload/upload.h"
+#include "engine/upload/upload_writer.h"
+#include "http/http_parser.h"
+#include "http/response.h"
+#include "http/server_context.h"
+
+namespace ringest::http {
+
+class ConnectionPool;
+
+class HttpConnection final : public CompletionHandler,
+                             public PoolWaiter,
+                             public UploadWriterListener,
+                             public BodySink {
+ public:
+  struct Memory {
+    char* head_arena;
+    Header* headers;
+    char* response;
+    uint32_t response_bytes;
+  };
+
+  HttpConnection() = default;
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  void init(ConnectionPool* pool, Reactor* reactor, ServerContext* context, Memory memory);
+  void start(int fd);
+  // Server shutdown: idle connections close; a body in flight is cut off and committed.
+  void shutdown();
+  bool in_use() const { return state_ != State::kFree; }
+
+  void on_completion(Completion* completion, int res, uint32_t flags) override;
+  void on_slot_available() override;
+  void on_writer_progress() override;
+  void on_writer_finished(Status status) override;
+  void on_record_created(Status status) override;
+  bool on_body(const char* data, size_t len) override;
+
+  HttpConnection* next_free = nullptr;
+
+ private:
+  enum class State : uint8_t {
+    kFree,
+    kReadHead,
+    kWaitUpload,  // parked until the upload's previous writer lets go
+    kCreating,    // the new upload's record is being made durable
+    kReadBody,
+    kFinishing,   // body over: writes draining, final commit
+    kSending,
+    kStreamFile,  // GET of a complete upload
+    kClosing,
+  };
+  enum class Op : uint8_t { kNone, kCreate, kPatch, kDelete };
+  enum class BodyEnd : uint8_t { kComplete, kPeerGone, kAborted, kOverrun, kMalformed };
+
+  // Socket plumbing (connection.cc).
+  void arm_read();
+  void acquire_slot_and_recv();
+  void post_recv();
+  void process_input();
+  void process_head();
+  void process_body();
+  void flush_body_span();
+  void end_body(BodyEnd how);
+  void peer_gone();
+  void send_response(bool close_after);
+  void continue_send();
+  void after_response();
+  void next_request();
+  void close();
+  void maybe_free();
+  void release_read_slot();
+  bool ops_pending() const;
+  void on_mailbox(uint32_t payload);
+  void send_continue_if_expected();
+
+  // Request handling (tus_routes.cc).
+  void handle_request();
+  void handle_files_collection();
+  void handle_upload(std::string_view id);
+  void handle_options();
+  void handle_create();
+  void handle_head(Upload* upload);
+  void handle_get(Upload* upload);
+  void handle_patch_or_delete(Upload* upload, Op op);
+  void on_upload_owned();
+  void start_patch_body();
+  void do_delete();
+  void finish_request_response(Status status);
+  void handle_metrics();
+  void stream_next_chunk();
+  // Simple answers: a status, a short text body, tus headers where they belong.
+  void respond_error(int status, std::string_view message, bool close_after = false);
+  // Before answering without reading a body: completes a bodiless request in the parser and
+  // returns true; returns false when an unread body is on the wire (the connection must close).
+  bool ready_for_early_response();
+  ResponseBuilder begin_response(int status, bool close_after);
+  void finish_and_send(ResponseBuilder& rb, bool close_after);
+  void release_upload_ownership();
+  void drop_upload();
+  UploadOwner self_owner();
+
+  ConnectionPool* pool_ = nullptr;
+  Reactor* reactor_ = nullptr;
+  ServerContext* context_ = nullptr;
+  Memory memory_{};
+
+  int fd_ = -1;
+  uint32_t generation_ = 0;
+  State state_ = State::kFree;
+
+  Completion poll_{this, 1};
+  Completion recv_{this, 2};
+  Completion send_{this, 3};
+  Completion file_read_{this, 4};
+  Completion mailbox_{this, 5};
+  Completion continue_{this, 6};
+  bool poll_pending_ = false;
+  bool recv_pending_ = false;
+  bool send_pending_ = false;
+  bool file_read_pending_ = false;
+  bool continue_pending_ = false;
+  bool response_waiting_for_continue_ = false;
+  bool shutting_down_ = false;
+
+  // The slot being received into and parsed: bytes [parse_pos_, data_end_) are unparsed.
+  int read_slot_ = -1;
+  uint32_t parse_pos_ = 0;
+  uint32_t data_end_ = 0;
+  // Body bytes of the current receive, coalesced in place.
+  char* span_ptr_ = nullptr;
+  uint32_t span_len_ = 0;
+
+  HttpParser parser_;
+  UploadWriter writer_;
+
+  // The current request.
+  Op op_ = Op::kNone;
+  Upload* upload_ = nullptr;  // holds a reference
+  bool owns_upload_ = false;
+  bool abort_requested_ = false;
+  bool peer_gone_ = false;
+  bool close_after_response_ = false;
+  bool keep_alive_ = true;
+  BodyEnd body_end_ = BodyEnd::kComplete;
+  uint64_t request_offset_ = 0;
+  uint64_t committed_before_ = 0;
+
+  // The response being sent.
+  uint32_t send_len_ = 0;
+  uint32_t send_pos_ = 0;
+  // GET streaming.
+  int file_slot_ = -1;
+  uint64_t file_pos_ = 0;
+  uint64_t file_end_ = 0;
+  const char* send_ptr_ = nullptr;
+};
+
+// The reactor's connections, allocated once at start-up (objects, head arenas, header arrays
+// and response buffers) so that no request allocates.
+class ConnectionPool final : public ReactorClient {
+ public:
+  ConnectionPool(Reactor* reactor, ServerContext* context);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  void on_accept(int fd) override;
+  void begin_shutdown() override;
+  bool drained() const override { return live_ == 0; }
+  void release(HttpConnection* connection);
+
+ private:
+  Reactor* reactor_;
+  ServerContext* context_;
+  HttpConnection* connections_ = nullptr;
+  uint32_t count_ = 0;
+  char* memory_ = nullptr;
+  size_t memory_bytes_ = 0;
+  HttpConnection* free_ = nullptr;
+  uint32_t live_ = 0;
+};
+
+}  // namespace ringest::http

@@ -1,0 +1,246 @@
+#include "http/http_parser.h"
+
+#include <cstring>
+
+namespace ringest::http {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+}  // namespace
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view RequestHead::get(std::string_view name) const {
+  for (uint32_t i = 0; i < header_count; ++i) {
+    if (equals_ignore_case(headers[i].name, name)) return headers[i].value;
+  }
+  return {};
+}
+
+bool RequestHead::has(std::string_view name) const {
+  for (uint32_t i = 0; i < header_count; ++i) {
+    if (equals_ignore_case(headers[i].name, name)) return true;
+  }
+  return false;
+}
+
+int status_for(ParseError error) {
+  switch (error) {
+    case ParseError::kNone: return 200;
+    case ParseError::kMalformed: return 400;
+    case ParseError::kHeadTooLarge:
+    case ParseError::kTooManyHeaders: return 431;
+    case ParseError::kUriTooLong: return 414;
+    case ParseError::kBodyRefused: return 400;
+  }
+  return 400;
+}
+
+HttpParser::HttpParser() = default;
+
+void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uint32_t max_headers,
+                      uint32_t max_target_bytes) {
+  arena_ = arena;
+  arena_bytes_ = max_head_bytes;
+  headers_ = headers;
+  max_headers_ = max_headers;
+  max_target_bytes_ = max_target_bytes;
+  // llhttp_settings_t callbacks, filled once. The static settings object is shared by every
+  // parser; per-parser state lives in `this` (parser_.data).
+  static const llhttp_settings_t kCallbacks = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &HttpParser::on_message_begin;
+    s.on_url = &HttpParser::on_url;
+    s.on_header_field = &HttpParser::on_header_field;
+    s.on_header_field_complete = &HttpParser::on_header_field_complete;
+    s.on_header_value = &HttpParser::on_header_value;
+    s.on_header_value_complete = &HttpParser::on_header_value_complete;
+    s.on_headers_complete = &HttpParser::on_headers_complete;
+    s.on_body = &HttpParser::on_body;
+    s.on_message_complete = &HttpParser::on_message_complete;
+    return s;
+  }();
+  llhttp_init(&parser_, HTTP_REQUEST, &kCallbacks);
+  parser_.data = this;
+  reset();
+}
+
+void HttpParser::reset() {
+  llhttp_reset(&parser_);
+  parser_.data = this;
+  error_ = ParseError::kNone;
+  error_reason_ = "";
+  start_head();
+}
+
+void HttpParser::start_head() {
+  in_head_ = true;
+  head_bytes_ = 0;
+  arena_used_ = 0;
+  token_start_ = nullptr;
+  head_ = RequestHead{};
+  head_.headers = headers_;
+}
+
+HttpParser::Step HttpParser::fail(ParseError error, const char* reason, size_t consumed) {
+  error_ = error;
+  error_reason_ = reason;
+  return {Event::kError, consumed};
+}
+
+HttpParser::Step HttpParser::feed(const char* data, size_t len, BodySink* sink) {
+  if (error_ != ParseError::kNone) return {Event::kError, 0};
+  sink_ = sink;
+  if (in_head_) {
+    uint32_t budget = arena_bytes_ - head_bytes_;
+    size_t n = len < budget ? len : budget;
+    llhttp_errno_t rc = llhttp_execute(&parser_, data, n);
+    if (rc == HPE_PAUSED) {
+      size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+      head_bytes_ += static_cast<uint32_t>(consumed);
+      llhttp_resume(&parser_);
+      in_head_ = false;
+      return {Event::kHeadComplete, consumed};
+    }
+    if (rc == HPE_OK) {
+      head_bytes_ += static_cast<uint32_t>(n);
+      if (n < len || head_bytes_ >= arena_bytes_) {
+        return fail(ParseError::kHeadTooLarge, "request head too large", n);
+      }
+      return {Event::kNeedMore, n};
+    }
+    size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+    if (error_ != ParseError::kNone) return {Event::kError, consumed};
+    return fail(ParseError::kMalformed, llhttp_get_error_reason(&parser_), consumed);
+  }
+  llhttp_errno_t rc = llhttp_execute(&parser_, data, len);
+  if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
+    size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+    if (rc == HPE_PAUSED) llhttp_resume(&parser_);
+    start_head();
+    return {Event::kMessageComplete, consumed};
+  }
+  if (rc == HPE_OK) return {Event::kNeedMore, len};
+  size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  if (error_ != ParseError::kNone) return {Event::kError, consumed};
+  return fail(ParseError::kMalformed, llhttp_get_error_reason(&parser_), consumed);
+}
+
+bool HttpParser::append(const char* at, size_t len) {
+  if (len > arena_bytes_ - arena_used_) return false;
+  std::memcpy(arena_ + arena_used_, at, len);
+  arena_used_ += static_cast<uint32_t>(len);
+  return true;
+}
+
+int HttpParser::on_message_begin(llhttp_t* p) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  self->token_start_ = nullptr;
+  return 0;
+}
+
+int HttpParser::on_url(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  if (self->head_.target.empty()) self->token_start_ = self->arena_ + self->arena_used_;
+  if (!self->append(at, len)) {
+    self->error_ = ParseError::kHeadTooLarge;
+    self->error_reason_ = "request head too large";
+    return -1;
+  }
+  size_t size = static_cast<size_t>(self->arena_ + self->arena_used_ - self->token_start_);
+  if (size > self->max_target_bytes_) {
+    self->error_ = ParseError::kUriTooLong;
+    self->error_reason_ = "request target too long";
+    return -1;
+  }
+  self->head_.target = std::string_view(self->token_start_, size);
+  return 0;
+}
+
+int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  if (self->head_.header_count >= self->max_headers_) {
+    self->error_ = ParseError::kTooManyHeaders;
+    self->error_reason_ = "too many headers";
+    return -1;
+  }
+  if (self->token_start_ == nullptr) self->token_start_ = self->arena_ + self->arena_used_;
+  if (!self->append(at, len)) {
+    self->error_ = ParseError::kHeadTooLarge;
+    self->error_reason_ = "request head too large";
+    return -1;
+  }
+  return 0;
+}
+
+int HttpParser::on_header_field_complete(llhttp_t* p) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
+  Header& h = self->headers_[self->head_.header_count];
+  h.name = std::string_view(start, static_cast<size_t>(self->arena_ + self->arena_used_ - start));
+  h.value = {};
+  self->token_start_ = nullptr;
+  return 0;
+}
+
+int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  if (self->token_start_ == nullptr) self->token_start_ = self->arena_ + self->arena_used_;
+  if (!self->append(at, len)) {
+    self->error_ = ParseError::kHeadTooLarge;
+    self->error_reason_ = "request head too large";
+    return -1;
+  }
+  return 0;
+}
+
+int HttpParser::on_header_value_complete(llhttp_t* p) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
+  size_t size = static_cast<size_t>(self->arena_ + self->arena_used_ - start);
+  while (size > 0 && (start[size - 1] == ' ' || start[size - 1] == '\t')) --size;
+  self->headers_[self->head_.header_count].value = std::string_view(start, size);
+  self->head_.header_count++;
+  self->token_start_ = nullptr;
+  return 0;
+}
+
+int HttpParser::on_headers_complete(llhttp_t* p) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  RequestHead& h = self->head_;
+  h.method = llhttp_get_method(p);
+  h.version_major = llhttp_get_http_major(p);
+  h.version_minor = llhttp_get_http_minor(p);
+  h.keep_alive = llhttp_should_keep_alive(p) != 0;
+  h.chunked = (p->flags & F_CHUNKED) != 0;
+  h.has_content_length = (p->flags & F_CONTENT_LENGTH) != 0;
+  h.content_length = h.has_content_length ? p->content_length : 0;
+  h.upgrade = llhttp_get_upgrade(p) != 0;
+  if (h.upgrade) h.keep_alive = false;
+  return HPE_PAUSED;
+}
+
+int HttpParser::on_body(llhttp_t* p, const char* at, size_t len) {
+  auto* self = static_cast<HttpParser*>(p->data);
+  if (self->sink_ == nullptr || !self->sink_->on_body(at, len)) {
+    self->error_ = ParseError::kBodyRefused;
+    self->error_reason_ = "body refused";
+    return -1;
+  }
+  return 0;
+}
+
+int HttpParser::on_message_complete(llhttp_t* p) {
+  (void)p;
+  return HPE_PAUSED;
+}
+
+}  // namespace ringest::http

@@ -1,0 +1,129 @@
+// HttpParser: llhttp wrapped into a pure, allocation-free request parser. Bytes in; events out:
+// head complete, body spans (to a BodySink), message complete, or an error with its status.
+// No sockets, no files, so unit tests and fuzzers drive it directly.
+//
+// Memory: the caller provides the arena that keeps the request target and header bytes
+// (`max_head_bytes`) and the header array; the parser never allocates.
+//
+// Limits are checked while the head arrives, before any body byte is accepted: more than
+// `max_head_bytes` of head -> 431, more than `max_headers` headers -> 431, a target longer
+// than `max_target_bytes` -> 414.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ringest::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct RequestHead {
+  uint8_t method = 0;  // llhttp_method_t
+  std::string_view target;
+  uint8_t version_major = 1;
+  uint8_t version_minor = 1;
+  const Header* headers = nullptr;
+  uint32_t header_count = 0;
+  bool keep_alive = false;
+  bool chunked = false;
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  bool upgrade = false;
+
+  // First header with this name (case-insensitive); empty view if absent.
+  std::string_view get(std::string_view name) const;
+  bool has(std::string_view name) const;
+  bool has_body() const { return chunked || content_length > 0; }
+};
+
+bool equals_ignore_case(std::string_view a, std::string_view b);
+
+// Receives body bytes as they are parsed (chunked framing already removed). A span points into
+// the buffer given to feed(). Return false to stop parsing with ParseError::kBodyRefused.
+class BodySink {
+ public:
+  virtual bool on_body(const char* data, size_t len) = 0;
+
+ protected:
+  ~BodySink() = default;
+};
+
+enum class ParseError : uint8_t {
+  kNone,
+  kMalformed,       // 400
+  kHeadTooLarge,    // 431
+  kTooManyHeaders,  // 431
+  kUriTooLong,      // 414
+  kBodyRefused,     // the sink said stop; the caller knows why
+};
+
+int status_for(ParseError error);
+
+class HttpParser {
+ public:
+  enum class Event : uint8_t { kNeedMore, kHeadComplete, kMessageComplete, kError };
+  struct Step {
+    Event event;
+    size_t consumed;  // bytes of the input that were used
+  };
+
+  HttpParser();
+  HttpParser(const HttpParser&) = delete;
+  HttpParser& operator=(const HttpParser&) = delete;
+
+  void init(char* arena, uint32_t max_head_bytes, Header* headers, uint32_t max_headers,
+            uint32_t max_target_bytes);
+  // Forget everything: a new connection.
+  void reset();
+
+  // Parses from `data`. In the head phase, stops after the head (kHeadComplete); in the body
+  // phase, stops after the message (kMessageComplete), and the next feed() starts a new head.
+  // After kHeadComplete, call feed() again (even with len 0) to receive the body and the end of
+  // the message; a request without a body completes on that call.
+  Step feed(const char* data, size_t len, BodySink* sink);
+
+  bool in_head() const { return in_head_; }
+  // True while no byte of the next request has been seen.
+  bool between_messages() const { return in_head_ && head_bytes_ == 0; }
+  const RequestHead& head() const { return head_; }
+  ParseError error() const { return error_; }
+  const char* error_reason() const { return error_reason_; }
+
+ private:
+  static int on_message_begin(llhttp_t* p);
+  static int on_url(llhttp_t* p, const char* at, size_t len);
+  static int on_header_field(llhttp_t* p, const char* at, size_t len);
+  static int on_header_field_complete(llhttp_t* p);
+  static int on_header_value(llhttp_t* p, const char* at, size_t len);
+  static int on_header_value_complete(llhttp_t* p);
+  static int on_headers_complete(llhttp_t* p);
+  static int on_body(llhttp_t* p, const char* at, size_t len);
+  static int on_message_complete(llhttp_t* p);
+
+  bool append(const char* at, size_t len);
+  Step fail(ParseError error, const char* reason, size_t consumed);
+  void start_head();
+
+  llhttp_t parser_{};
+  char* arena_ = nullptr;
+  uint32_t arena_bytes_ = 0;
+  uint32_t arena_used_ = 0;
+  Header* headers_ = nullptr;
+  uint32_t max_headers_ = 0;
+  uint32_t max_target_bytes_ = 0;
+  uint32_t head_bytes_ = 0;
+  const char* token_start_ = nullptr;
+  RequestHead head_;
+  BodySink* sink_ = nullptr;
+  bool in_head_ = true;
+  ParseError error_ = ParseError::kNone;
+  const char* error_reason_ = "";
+};
+
+}  // namespace ringest::http

@@ -1,0 +1,218 @@
+// ringestd: parse flags, open and recover the data dir, bind one SO_REUSEPORT listener per
+// reactor, start one reactor thread per core, print "listening on ...", and drain on SIGTERM.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/base/config.h"
+#include "engine/base/log.h"
+#include "engine/reactor/reactor.h"
+#include "engine/storage/data_dir.h"
+#include "engine/upload/upload.h"
+#include "http/connection.h"
+#include "http/server_context.h"
+
+namespace ringest {
+namespace {
+
+int make_listener(const std::string& host, uint16_t port, uint16_t* bound_port,
+                  std::string* error) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  std::string numeric = host == "localhost" ? "127.0.0.1" : host;
+  if (inet_pton(AF_INET, numeric.c_str(), &addr.sin_addr) != 1) {
+    *error = "cannot parse listen address '" + host + "' (IPv4 only)";
+    return -1;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || listen(fd, 4096) < 0) {
+    *error = "cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *bound_port = ntohs(addr.sin_port);
+  return fd;
+}
+
+void raise_limit(int resource) {
+  rlimit lim{};
+  if (getrlimit(resource, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(resource, &lim);
+  }
+}
+
+struct ReactorThread {
+  std::unique_ptr<Reactor> reactor;
+  std::unique_ptr<http::ConnectionPool> connections;
+  std::thread thread;
+};
+
+int run(const Config& config) {
+  raise_limit(RLIMIT_NOFILE);
+  raise_limit(RLIMIT_MEMLOCK);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every reactor thread
+
+  storage::DataDir data_dir;
+  std::string error;
+  if (!data_dir.open(config.data_dir, &error).ok()) {
+    std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+    return 1;
+  }
+  UploadRegistry registry;
+  storage::RecoveryReport report = data_dir.recover();
+  for (storage::RecoveredUpload& r : report.uploads) {
+    auto* upload = new Upload();
+    upload->id = r.header.id;
+    upload->length = r.header.upload_length;
+    upload->metadata = r.header.metadata;
+    upload->created_unix_ms = r.header.created_unix_ms;
+    upload->updated_unix_ms = r.state.updated_unix_ms;
+    upload->committed_offset = r.state.committed_offset;
+    upload->sequence = r.state.sequence;
+    upload->data_fd = r.files.data_fd;
+    upload->record_fd = r.files.record_fd;
+    registry.insert(upload);
+    upload_unref(upload);
+  }
+  RINGEST_LOG_INFO("recovered %zu uploads from %s (%d set aside in quarantine/, %d orphan data "
+                   "files removed)",
+                   report.uploads.size(), config.data_dir.c_str(), report.quarantined,
+                   report.orphans_removed);
+
+  int threads = config.threads;
+  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  std::vector<int> listeners;
+  uint16_t port = config.listen_port;
+  for (int i = 0; i < threads; ++i) {
+    uint16_t bound = 0;
+    int fd = make_listener(config.listen_host, port, &bound, &error);
+    if (fd < 0) {
+      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+      return 1;
+    }
+    port = bound;  // the first listener picks the port; the others share it
+    listeners.push_back(fd);
+  }
+
+  http::ServerContext context;
+  context.config = &config;
+  context.data_dir = &data_dir;
+  context.registry = &registry;
+  std::vector<ReactorThread> reactors(threads);
+  for (int i = 0; i < threads; ++i) {
+    reactors[i].reactor = std::make_unique<Reactor>(i, config);
+    context.reactors.push_back(reactors[i].reactor.get());
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int ready = 0, failed = 0, finished = 0;
+  unsigned cores = std::thread::hardware_concurrency();
+  for (int i = 0; i < threads; ++i) {
+    reactors[i].thread = std::thread([&, i] {
+      ReactorThread& rt = reactors[i];
+      if (cores > 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(static_cast<unsigned>(i) % cores, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      }
+      bool ok = rt.reactor->init(listeners[i]).ok();
+      if (ok) {
+        rt.connections = std::make_unique<http::ConnectionPool>(rt.reactor.get(), &context);
+        rt.reactor->set_client(rt.connections.get());
+      }
+      {
+        std::lock_guard lock(mu);
+        ++ready;
+        if (!ok) ++failed;
+      }
+      cv.notify_all();
+      if (ok) rt.reactor->run();
+      {
+        std::lock_guard lock(mu);
+        ++finished;
+      }
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return ready == threads; });
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "ringestd: %d reactor(s) failed to start\n", failed);
+    for (auto& rt : reactors) rt.reactor->request_stop();
+    for (auto& rt : reactors) rt.thread.join();
+    return 1;
+  }
+  std::printf("listening on http://%s:%u\n", config.listen_host.c_str(), port);
+  std::fflush(stdout);
+  RINGEST_LOG_INFO("ringestd: %d reactor(s), %u x %u KiB registered buffers each, data dir %s",
+                   threads, config.buffers_per_reactor, config.buffer_bytes / 1024,
+                   config.data_dir.c_str());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  RINGEST_LOG_INFO("signal %d: draining (at most %u ms)", sig, config.shutdown_timeout_ms);
+  for (auto& rt : reactors) rt.reactor->request_stop();
+  bool drained;
+  {
+    std::unique_lock lock(mu);
+    drained = cv.wait_for(lock, std::chrono::milliseconds(config.shutdown_timeout_ms),
+                          [&] { return finished == threads; });
+  }
+  if (!drained) {
+    RINGEST_LOG_WARN("shutdown timeout: exiting with requests still open (committed state is "
+                     "on disk)");
+    std::fflush(stdout);
+    _exit(0);
+  }
+  for (auto& rt : reactors) rt.thread.join();
+  RINGEST_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace ringest
+
+int main(int argc, char** argv) {
+  ringest::ParseOutcome parsed = ringest::parse_args(argc, argv);
+  switch (parsed.kind) {
+    case ringest::ParseOutcome::Kind::kHelp:
+      std::fputs(ringest::usage_text(), stdout);
+      return 0;
+    case ringest::ParseOutcome::Kind::kError:
+      std::fprintf(stderr, "ringestd: %s\nTry 'ringestd --help'.\n", parsed.error.c_str());
+      return 2;
+    case ringest::ParseOutcome::Kind::kRun:
+      break;
+  }
+  return ringest::run(parsed.config);
+}

@@ -1,0 +1,22 @@
+// What every connection shares: configuration, the data directory, the upload registry and
+// the list of reactors (for /metrics). Built once in main(); read-only afterwards except for
+// the registry, which has its own lock.
+#pragma once
+
+#include <vector>
+
+#include "engine/base/config.h"
+#include "engine/reactor/reactor.h"
+#include "engine/storage/data_dir.h"
+#include "engine/upload/upload.h"
+
+namespace ringest::http {
+
+struct ServerContext {
+  const Config* config = nullptr;
+  storage::DataDir* data_dir = nullptr;
+  UploadRegistry* registry = nullptr;
+  std::vector<Reactor*> reactors;
+};
+
+}  // namespace ringest::http

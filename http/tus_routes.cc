@@ -1,0 +1,562 @@
+// Request handling of HttpConnection: routing, tus 1.0.0 (core, creation,
+// creation-with-upload, termination), GET of complete uploads, /metrics and /healthz.
+// Every check that can fail happens before a body byte is read.
+#include <llhttp.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "engine/base/alloc_counter.h"
+#include "engine/base/clock.h"
+#include "engine/base/log.h"
+#include "engine/storage/upload_record.h"
+#include "engine/upload/offset_rules.h"
+#include "engine/upload/upload_id.h"
+#include "http/connection.h"
+#include "http/tus/tus_headers.h"
+
+namespace ringest::http {
+namespace {
+
+constexpr std::string_view kFilesPrefix = "/files/";
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+// The method after X-HTTP-Method-Override (honoured on POST only, as tus specifies).
+uint8_t effective_method(const RequestHead& head) {
+  if (head.method != HTTP_POST) return head.method;
+  std::string_view override_value = head.get("X-HTTP-Method-Override");
+  if (override_value.empty()) return head.method;
+  if (equals_ignore_case(override_value, "PATCH")) return HTTP_PATCH;
+  if (equals_ignore_case(override_value, "DELETE")) return HTTP_DELETE;
+  if (equals_ignore_case(override_value, "HEAD")) return HTTP_HEAD;
+  if (equals_ignore_case(override_value, "GET")) return HTTP_GET;
+  if (equals_ignore_case(override_value, "OPTIONS")) return HTTP_OPTIONS;
+  return 0xFF;  // unknown override: 405
+}
+
+}  // namespace
+
+ResponseBuilder HttpConnection::begin_response(int status, bool close_after) {
+  ResponseBuilder rb(memory_.response, memory_.response_bytes);
+  rb.status(status);
+  rb.header("Tus-Resumable", tus::kVersion);
+  if (close_after || !keep_alive_ || shutting_down_) rb.header("Connection", "close");
+  return rb;
+}
+
+void HttpConnection::finish_and_send(ResponseBuilder& rb, bool close_after) {
+  if (!rb.ok()) {
+    RINGEST_LOG_ERROR("response did not fit its buffer; answering 500");
+    rb.status(500);
+    rb.header("Connection", "close");
+    rb.finish("response too large\n");
+    close_after = true;
+  }
+  send_len_ = static_cast<uint32_t>(rb.size());
+  send_response(close_after);
+}
+
+bool HttpConnection::ready_for_early_response() {
+  if (parser_.in_head()) return parser_.error() == ParseError::kNone;
+  if (parser_.head().has_body()) return false;
+  const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : "";
+  HttpParser::Step step = parser_.feed(data, 0, nullptr);
+  RINGEST_CHECK(step.event == HttpParser::Event::kMessageComplete);
+  return true;
+}
+
+void HttpConnection::respond_error(int status, std::string_view message, bool close_after) {
+  close_after = close_after || !ready_for_early_response();
+  ResponseBuilder rb = begin_response(status, close_after);
+  if (status == 405) {
+    rb.header("Allow", upload_ ? "OPTIONS, HEAD, GET, PATCH, DELETE" : "OPTIONS, POST");
+  }
+  if (status == 412) rb.header("Tus-Version", tus::kVersion);
+  if (status == 409 && upload_ != nullptr) {
+    uint64_t committed;
+    {
+      std::lock_guard lock(upload_->mu);
+      committed = upload_->committed_offset;
+    }
+    rb.header("Upload-Offset", committed);
+  }
+  rb.header("Content-Type", "text/plain; charset=utf-8");
+  char body[256];
+  size_t n = message.size() < sizeof body - 1 ? message.size() : sizeof body - 1;
+  std::memcpy(body, message.data(), n);
+  body[n++] = '\n';
+  rb.finish(std::string_view(body, n));
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::handle_request() {
+  const RequestHead& head = parser_.head();
+  keep_alive_ = head.keep_alive;
+  if (head.version_major != 1) {
+    respond_error(505, "only HTTP/1.x is served", true);
+    return;
+  }
+  std::string_view path = head.target.substr(0, head.target.find('?'));
+  if (path == "/files" || path == "/files/") {
+    handle_files_collection();
+  } else if (starts_with(path, kFilesPrefix)) {
+    handle_upload(path.substr(kFilesPrefix.size()));
+  } else if (path == "/metrics" || path == "/healthz") {
+    if (head.method != HTTP_GET) {
+      respond_error(405, "method not allowed");
+    } else if (path == "/healthz") {
+      respond_error(200, "ok");
+    } else {
+      handle_metrics();
+    }
+  } else {
+    respond_error(404, "not found");
+  }
+}
+
+void HttpConnection::handle_options() {
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(204, close_after);
+  rb.header("Tus-Version", tus::kVersion);
+  rb.header("Tus-Extension", tus::kExtensions);
+  rb.header("Tus-Max-Size", context_->config->max_upload_bytes);
+  rb.finish_no_content();
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::handle_files_collection() {
+  const RequestHead& head = parser_.head();
+  uint8_t method = effective_method(head);
+  if (method == HTTP_OPTIONS) {
+    handle_options();
+  } else if (method == HTTP_POST) {
+    handle_create();
+  } else {
+    respond_error(405, "method not allowed");
+  }
+}
+
+// Tus-Resumable must be 1.0.0 when present, and present when `required`. 412 otherwise.
+static bool tus_version_ok(const RequestHead& head, bool required) {
+  std::string_view v = head.get("Tus-Resumable");
+  if (v.empty()) return !required && !head.has("Tus-Resumable");
+  return v == tus::kVersion;
+}
+
+void HttpConnection::handle_create() {
+  const RequestHead& head = parser_.head();
+  const Config& config = *context_->config;
+  if (!tus_version_ok(head, true)) {
+    respond_error(412, "Tus-Resumable 1.0.0 required");
+    return;
+  }
+  if (head.has("Upload-Defer-Length")) {
+    respond_error(400, "creation-defer-length is not supported: send Upload-Length");
+    return;
+  }
+  std::string_view length_text = head.get("Upload-Length");
+  if (length_text.empty()) {
+    respond_error(400, "Upload-Length required");
+    return;
+  }
+  std::optional<uint64_t> length = tus::parse_offset(length_text);
+  if (!length) {
+    respond_error(400, "Upload-Length must be a non-negative integer");
+    return;
+  }
+  if (*length > config.max_upload_bytes) {
+    respond_error(413, "Upload-Length exceeds Tus-Max-Size");
+    return;
+  }
+  std::string_view metadata = head.get("Upload-Metadata");
+  if (!tus::valid_metadata(metadata)) {
+    respond_error(400, "invalid Upload-Metadata");
+    return;
+  }
+  if (head.has_body()) {
+    if (!tus::is_offset_content_type(head.get("Content-Type"))) {
+      respond_error(415, "Content-Type must be application/offset+octet-stream");
+      return;
+    }
+    if (head.has_content_length && head.content_length > *length) {
+      respond_error(413, "body is longer than Upload-Length");
+      return;
+    }
+  }
+  std::string id = new_upload_id();
+  Result<storage::UploadFiles> files = context_->data_dir->create_upload_files(id, *length);
+  if (!files.ok()) {
+    bool full = files.status().code == Code::kNoSpace;
+    RINGEST_LOG_ERROR("create %s: %s", id.c_str(), std::strerror(files.status().err));
+    respond_error(full ? 507 : 500, full ? "no space for the upload" : "cannot create upload");
+    return;
+  }
+  auto* upload = new Upload();
+  upload->id = std::move(id);
+  upload->length = *length;
+  upload->metadata = std::string(metadata);
+  upload->created_unix_ms = unix_ms_now();
+  upload->updated_unix_ms = upload->created_unix_ms;
+  upload->data_fd = files.value().data_fd;
+  upload->record_fd = files.value().record_fd;
+  storage::RecordHeader header{upload->id, upload->created_unix_ms, upload->length,
+                               upload->metadata};
+  storage::CommitSlot first;
+  first.sequence = 1;
+  first.committed_offset = 0;
+  first.upload_length = upload->length;
+  first.flags = upload->length == 0 ? storage::kFlagComplete : 0;
+  first.updated_unix_ms = upload->created_unix_ms;
+  upload->initial_record = storage::encode_new_record(header, first);
+  upload_ = upload;  // our reference
+  op_ = Op::kCreate;
+  state_ = State::kCreating;
+  writer_.create_record(upload, context_->data_dir->uploads_dir_fd());
+}
+
+void HttpConnection::on_record_created(Status status) {
+  if (!status.ok()) {
+    RINGEST_LOG_ERROR("create %s: record not durable: %s", upload_->id.c_str(),
+                      std::strerror(status.err));
+    context_->data_dir->remove_upload_files(upload_->id);
+    state_ = State::kSending;
+    bool full = status.code == Code::kNoSpace;
+    respond_error(full ? 507 : 500, full ? "no space for the upload" : "cannot create upload",
+                  true);
+    return;
+  }
+  {
+    std::lock_guard lock(upload_->mu);
+    upload_->sequence = 1;
+    upload_->committed_offset = 0;
+  }
+  context_->registry->insert(upload_);
+  reactor_->stats().uploads_created.fetch_add(1, std::memory_order_relaxed);
+  if (upload_->length == 0) {
+    reactor_->stats().uploads_completed.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (shutting_down_) {
+    state_ = State::kSending;
+    respond_error(503, "server is shutting down", true);
+    return;
+  }
+  if (parser_.head().has_body()) {
+    AcquireOutcome out = acquire_upload(*upload_, self_owner());
+    RINGEST_CHECK(out.result == AcquireOutcome::Result::kAcquired);
+    owns_upload_ = true;
+    request_offset_ = 0;
+    start_patch_body();
+    return;
+  }
+  state_ = State::kSending;
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(201, close_after);
+  char location[64];
+  int n = std::snprintf(location, sizeof location, "/files/%s", upload_->id.c_str());
+  rb.header("Location", std::string_view(location, static_cast<size_t>(n)));
+  rb.header("Upload-Offset", uint64_t{0});
+  rb.finish("");
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::handle_upload(std::string_view id) {
+  const RequestHead& head = parser_.head();
+  uint8_t method = effective_method(head);
+  if (!is_valid_upload_id(id)) {
+    respond_error(404, "no such upload");
+    return;
+  }
+  if (method == HTTP_OPTIONS) {
+    handle_options();
+    return;
+  }
+  if (method != HTTP_HEAD && method != HTTP_GET && method != HTTP_PATCH && method != HTTP_DELETE) {
+    upload_ = context_->registry->find(id);  // for the Allow header's wording
+    respond_error(405, "method not allowed");
+    return;
+  }
+  bool modifies = method == HTTP_PATCH || method == HTTP_DELETE;
+  if (!tus_version_ok(head, modifies)) {
+    respond_error(412, "Tus-Resumable 1.0.0 required");
+    return;
+  }
+  if (method == HTTP_PATCH) {
+    if (!tus::is_offset_content_type(head.get("Content-Type"))) {
+      respond_error(415, "Content-Type must be application/offset+octet-stream");
+      return;
+    }
+    std::optional<uint64_t> offset = tus::parse_offset(head.get("Upload-Offset"));
+    if (!offset) {
+      respond_error(400, "Upload-Offset must be a non-negative integer");
+      return;
+    }
+    request_offset_ = *offset;
+  }
+  upload_ = context_->registry->find(id);
+  if (upload_ == nullptr) {
+    respond_error(404, "no such upload");
+    return;
+  }
+  switch (method) {
+    case HTTP_HEAD: handle_head(upload_); return;
+    case HTTP_GET: handle_get(upload_); return;
+    case HTTP_PATCH: handle_patch_or_delete(upload_, Op::kPatch); return;
+    default: handle_patch_or_delete(upload_, Op::kDelete); return;
+  }
+}
+
+void HttpConnection::handle_head(Upload* upload) {
+  uint64_t committed;
+  {
+    std::lock_guard lock(upload->mu);
+    committed = upload->committed_offset;
+  }
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(200, close_after);
+  rb.header("Upload-Offset", committed);
+  rb.header("Upload-Length", upload->length);
+  if (!upload->metadata.empty()) rb.header("Upload-Metadata", upload->metadata);
+  rb.header("Cache-Control", "no-store");
+  rb.finish_no_content();
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::handle_get(Upload* upload) {
+  uint64_t committed;
+  {
+    std::lock_guard lock(upload->mu);
+    committed = upload->committed_offset;
+  }
+  if (committed < upload->length) {
+    respond_error(409, "upload is not complete");
+    return;
+  }
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(200, close_after);
+  rb.header("Content-Type", "application/octet-stream");
+  rb.header("Cache-Control", "no-store");
+  rb.finish_head(upload->length);
+  file_pos_ = 0;
+  file_end_ = upload->length;
+  state_ = State::kStreamFile;
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::stream_next_chunk() {
+  BufferPool& pool = reactor_->pool();
+  if (file_pos_ >= file_end_) {
+    if (file_slot_ >= 0) pool.unref(file_slot_);
+    file_slot_ = -1;
+    state_ = State::kSending;
+    after_response();
+    return;
+  }
+  if (file_slot_ < 0) {
+    file_slot_ = pool.acquire();
+    if (file_slot_ < 0) {
+      pool.add_waiter(this);
+      return;
+    }
+  }
+  uint64_t remaining = file_end_ - file_pos_;
+  size_t n = remaining < pool.slot_bytes() ? static_cast<size_t>(remaining) : pool.slot_bytes();
+  reactor_->ring().prep_read_fixed(&file_read_, upload_->data_fd, pool.data(file_slot_), n,
+                                   file_pos_);
+  file_read_pending_ = true;
+}
+
+void HttpConnection::handle_patch_or_delete(Upload* upload, Op op) {
+  op_ = op;
+  UploadOwner me = self_owner();
+  AcquireOutcome out = acquire_upload(*upload, me);
+  if (out.send_superseded) {
+    reactor_->post_message(out.superseded,
+                           encode_message(UploadMessage::kSuperseded, out.superseded.generation));
+  }
+  if (out.send_abort) {
+    reactor_->post_message(out.abort_target,
+                           encode_message(UploadMessage::kAbort, out.abort_target.generation));
+  }
+  switch (out.result) {
+    case AcquireOutcome::Result::kAcquired:
+      owns_upload_ = true;
+      on_upload_owned();
+      return;
+    case AcquireOutcome::Result::kWait:
+      state_ = State::kWaitUpload;  // the owner commits and hands over (kHandoff)
+      return;
+    case AcquireOutcome::Result::kDeleted:
+      respond_error(404, "no such upload");
+      return;
+  }
+}
+
+void HttpConnection::on_upload_owned() {
+  state_ = State::kSending;  // until a body starts
+  bool deleted;
+  uint64_t committed;
+  {
+    std::lock_guard lock(upload_->mu);
+    deleted = upload_->deleted;
+    committed = upload_->committed_offset;
+  }
+  if (deleted) {
+    release_upload_ownership();
+    respond_error(404, "no such upload");
+    return;
+  }
+  if (op_ == Op::kDelete) {
+    do_delete();
+    return;
+  }
+  const RequestHead& head = parser_.head();
+  int64_t body_bytes = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
+  switch (check_append(committed, upload_->length, request_offset_, body_bytes)) {
+    case AppendCheck::kOffsetMismatch:
+      release_upload_ownership();
+      respond_error(409, "Upload-Offset does not match the upload's offset");
+      return;
+    case AppendCheck::kExceedsLength:
+      release_upload_ownership();
+      respond_error(413, "body would pass Upload-Length");
+      return;
+    case AppendCheck::kOk:
+      start_patch_body();
+      return;
+  }
+}
+
+void HttpConnection::start_patch_body() {
+  send_continue_if_expected();
+  {
+    std::lock_guard lock(upload_->mu);
+    committed_before_ = upload_->committed_offset;
+  }
+  writer_.begin(upload_, request_offset_);
+  state_ = State::kReadBody;
+  process_body();
+}
+
+void HttpConnection::do_delete() {
+  {
+    std::lock_guard lock(upload_->mu);
+    upload_->deleted = true;
+  }
+  context_->registry->remove(upload_);
+  context_->data_dir->remove_upload_files(upload_->id);
+  release_upload_ownership();
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(204, close_after);
+  rb.finish_no_content();
+  finish_and_send(rb, close_after);
+}
+
+void HttpConnection::finish_request_response(Status status) {
+  uint64_t committed;
+  {
+    std::lock_guard lock(upload_->mu);
+    committed = upload_->committed_offset;
+  }
+  if (committed == upload_->length && committed_before_ < upload_->length) {
+    reactor_->stats().uploads_completed.fetch_add(1, std::memory_order_relaxed);
+  }
+  release_upload_ownership();
+  state_ = State::kSending;
+  if (body_end_ == BodyEnd::kPeerGone || body_end_ == BodyEnd::kAborted) {
+    close();  // nobody to answer, or a newer request took over: bytes are committed
+    return;
+  }
+  if (!status.ok()) {
+    bool full = status.code == Code::kNoSpace;
+    RINGEST_LOG_ERROR("upload %s: write failed at or after offset %llu: %s", upload_->id.c_str(),
+                      static_cast<unsigned long long>(committed), std::strerror(status.err));
+    respond_error(full ? 507 : 500, full ? "insufficient storage" : "storage error", true);
+    return;
+  }
+  if (body_end_ == BodyEnd::kOverrun) {
+    respond_error(413, "body would pass Upload-Length", true);
+    return;
+  }
+  if (body_end_ == BodyEnd::kMalformed) {
+    respond_error(400, parser_.error_reason(), true);
+    return;
+  }
+  ResponseBuilder rb = begin_response(op_ == Op::kCreate ? 201 : 204, false);
+  if (op_ == Op::kCreate) {
+    char location[64];
+    int n = std::snprintf(location, sizeof location, "/files/%s", upload_->id.c_str());
+    rb.header("Location", std::string_view(location, static_cast<size_t>(n)));
+  }
+  rb.header("Upload-Offset", committed);
+  if (op_ == Op::kCreate) {
+    rb.finish("");
+  } else {
+    rb.finish_no_content();
+  }
+  finish_and_send(rb, false);
+}
+
+void HttpConnection::handle_metrics() {
+  ReactorStats sum;
+  auto add = [](std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from) {
+    to.fetch_add(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  };
+  for (Reactor* r : context_->reactors) {
+    ReactorStats& s = r->stats();
+    add(sum.connections_accepted, s.connections_accepted);
+    add(sum.connections_refused, s.connections_refused);
+    add(sum.requests, s.requests);
+    add(sum.body_bytes_received, s.body_bytes_received);
+    add(sum.body_bytes_written, s.body_bytes_written);
+    add(sum.commits, s.commits);
+    add(sum.uploads_created, s.uploads_created);
+    add(sum.uploads_completed, s.uploads_completed);
+    add(sum.heap_allocations, s.heap_allocations);
+  }
+  char body[2048];
+  int n = std::snprintf(
+      body, sizeof body,
+      "# TYPE ringest_connections_accepted_total counter\n"
+      "ringest_connections_accepted_total %llu\n"
+      "# TYPE ringest_connections_refused_total counter\n"
+      "ringest_connections_refused_total %llu\n"
+      "# TYPE ringest_requests_total counter\n"
+      "ringest_requests_total %llu\n"
+      "# TYPE ringest_body_bytes_received_total counter\n"
+      "ringest_body_bytes_received_total %llu\n"
+      "# TYPE ringest_body_bytes_written_total counter\n"
+      "ringest_body_bytes_written_total %llu\n"
+      "# TYPE ringest_commits_total counter\n"
+      "ringest_commits_total %llu\n"
+      "# TYPE ringest_uploads_created_total counter\n"
+      "ringest_uploads_created_total %llu\n"
+      "# TYPE ringest_uploads_completed_total counter\n"
+      "ringest_uploads_completed_total %llu\n"
+      "# TYPE ringest_uploads gauge\n"
+      "ringest_uploads %zu\n"
+      "# TYPE ringest_reactor_heap_allocations_total counter\n"
+      "ringest_reactor_heap_allocations_total %llu\n"
+      "# TYPE ringest_alloc_counting_enabled gauge\n"
+      "ringest_alloc_counting_enabled %d\n",
+      static_cast<unsigned long long>(sum.connections_accepted.load()),
+      static_cast<unsigned long long>(sum.connections_refused.load()),
+      static_cast<unsigned long long>(sum.requests.load()),
+      static_cast<unsigned long long>(sum.body_bytes_received.load()),
+      static_cast<unsigned long long>(sum.body_bytes_written.load()),
+      static_cast<unsigned long long>(sum.commits.load()),
+      static_cast<unsigned long long>(sum.uploads_created.load()),
+      static_cast<unsigned long long>(sum.uploads_completed.load()),
+      context_->registry->size(),
+      static_cast<unsigned long long>(sum.heap_allocations.load()),
+      g_alloc_counting_enabled.load() ? 1 : 0);
+  bool close_after = !ready_for_early_response();
+  ResponseBuilder rb = begin_response(200, close_after);
+  rb.header("Content-Type", "text/plain; version=0.0.4");
+  rb.finish(std::string_view(body, static_cast<size_t>(n)));
+  finish_and_send(rb, close_after);
+}
+
+}  // namespace ringest::http
