@@ -9,12 +9,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/base/clock.h"
 #include "engine/base/log.h"
 
 namespace ringest::http {
 namespace {
 constexpr uint32_t kMinRecvBytes = 16 * 1024;  // smaller tails are not worth a receive
 constexpr uint32_t kMaxTargetBytes = 2048;
+// Lingering close (as nginx does): after an early answer, keep reading and discarding for a
+// while so the client is not reset before it reads the answer.
+constexpr uint64_t kLingerTotalMs = 5000;
+constexpr int64_t kLingerStepMs = 1000;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 const char kEmpty[1] = {0};
 }  // namespace
@@ -52,7 +57,7 @@ UploadOwner HttpConnection::self_owner() { return {reactor_, &mailbox_, generati
 
 bool HttpConnection::ops_pending() const {
   return poll_pending_ || recv_pending_ || send_pending_ || file_read_pending_ ||
-         continue_pending_ || writer_.busy();
+         continue_pending_ || linger_timeouts_pending_ > 0 || writer_.busy();
 }
 
 void HttpConnection::release_read_slot() {
@@ -118,6 +123,11 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
   if (completion == &send_) send_pending_ = false;
   if (completion == &file_read_) file_read_pending_ = false;
   if (completion == &continue_) continue_pending_ = false;
+  if (completion == &linger_timeout_) {
+    --linger_timeouts_pending_;
+    if (state_ == State::kClosing) maybe_free();
+    return;
+  }
   if (state_ == State::kClosing) {
     maybe_free();
     return;
@@ -127,6 +137,12 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
       close();
     } else {
       acquire_slot_and_recv();
+    }
+  } else if (completion == &recv_ && state_ == State::kLinger) {
+    if (res > 0 && monotonic_ms_now() < linger_deadline_ms_) {
+      linger_recv();
+    } else {
+      close();
     }
   } else if (completion == &recv_) {
     if (res > 0) {
@@ -167,7 +183,11 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
 }
 
 void HttpConnection::process_input() {
-  if (state_ == State::kReadHead) process_head();
+  if (state_ == State::kReadHead) {
+    process_head();
+  } else if (state_ == State::kReadBody) {
+    process_body();
+  }
 }
 
 void HttpConnection::process_head() {
@@ -306,11 +326,45 @@ void HttpConnection::after_response() {
     stream_next_chunk();
     return;
   }
+  if (close_after_response_ && !shutting_down_) {
+    start_linger();
+    return;
+  }
   if (close_after_response_ || !keep_alive_ || shutting_down_) {
     close();
     return;
   }
   next_request();
+}
+
+void HttpConnection::start_linger() {
+  ::shutdown(fd_, SHUT_WR);
+  state_ = State::kLinger;
+  linger_deadline_ms_ = monotonic_ms_now() + kLingerTotalMs;
+  linger_recv();
+}
+
+void HttpConnection::linger_recv() {
+  if (read_slot_ < 0) {
+    read_slot_ = reactor_->pool().acquire();
+    if (read_slot_ < 0) {
+      close();  // no buffer to spare for discarding: just close
+      return;
+    }
+  }
+  BufferPool& pool = reactor_->pool();
+  reactor_->ring().reserve(2);
+  io_uring_sqe* sqe = reactor_->ring().get_sqe();
+  io_uring_prep_recv(sqe, fd_, pool.data(read_slot_), pool.slot_bytes(), 0);
+  io_uring_sqe_set_data64(sqe, to_user_data(&recv_));
+  sqe->flags |= IOSQE_IO_LINK;
+  recv_pending_ = true;
+  linger_step_.tv_sec = kLingerStepMs / 1000;
+  linger_step_.tv_nsec = 0;
+  sqe = reactor_->ring().get_sqe();
+  io_uring_prep_link_timeout(sqe, &linger_step_, 0);
+  io_uring_sqe_set_data64(sqe, to_user_data(&linger_timeout_));
+  ++linger_timeouts_pending_;
 }
 
 void HttpConnection::next_request() {
@@ -405,6 +459,7 @@ void HttpConnection::shutdown() {
   switch (state_) {
     case State::kReadHead:
     case State::kWaitUpload:
+    case State::kLinger:
       close();
       return;
     case State::kReadBody:

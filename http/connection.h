@@ -74,6 +74,7 @@ class HttpConnection final : public CompletionHandler,
     kFinishing,   // body over: writes draining, final commit
     kSending,
     kStreamFile,  // GET of a complete upload
+    kLinger,      // answered early and closing: read and discard what the client still sends
     kClosing,
   };
   enum class Op : uint8_t { kNone, kCreate, kPatch, kDelete };
@@ -94,6 +95,8 @@ class HttpConnection final : public CompletionHandler,
   void after_response();
   void next_request();
   void close();
+  void start_linger();
+  void linger_recv();
   void maybe_free();
   void release_read_slot();
   bool ops_pending() const;
@@ -141,6 +144,10 @@ class HttpConnection final : public CompletionHandler,
   Completion file_read_{this, 4};
   Completion mailbox_{this, 5};
   Completion continue_{this, 6};
+  Completion linger_timeout_{this, 7};
+  int linger_timeouts_pending_ = 0;
+  uint64_t linger_deadline_ms_ = 0;
+  __kernel_timespec linger_step_{};
   bool poll_pending_ = false;
   bool recv_pending_ = false;
   bool send_pending_ = false;

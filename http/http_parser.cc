@@ -5,6 +5,15 @@
 namespace ringest::http {
 namespace {
 
+bool is_token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
+
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 }  // namespace
@@ -59,6 +68,7 @@ void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uin
     llhttp_settings_init(&s);
     s.on_message_begin = &HttpParser::on_message_begin;
     s.on_url = &HttpParser::on_url;
+    s.on_url_complete = &HttpParser::on_url_complete;
     s.on_header_field = &HttpParser::on_header_field;
     s.on_header_field_complete = &HttpParser::on_header_field_complete;
     s.on_header_value = &HttpParser::on_header_value;
@@ -134,6 +144,12 @@ HttpParser::Step HttpParser::feed(const char* data, size_t len, BodySink* sink) 
   return fail(ParseError::kMalformed, llhttp_get_error_reason(&parser_), consumed);
 }
 
+int HttpParser::fail_in_callback(const char* reason) {
+  error_ = ParseError::kMalformed;
+  error_reason_ = reason;
+  return -1;
+}
+
 bool HttpParser::append(const char* at, size_t len) {
   if (len > arena_bytes_ - arena_used_) return false;
   std::memcpy(arena_ + arena_used_, at, len);
@@ -165,6 +181,11 @@ int HttpParser::on_url(llhttp_t* p, const char* at, size_t len) {
   return 0;
 }
 
+int HttpParser::on_url_complete(llhttp_t* p) {
+  static_cast<HttpParser*>(p->data)->token_start_ = nullptr;
+  return 0;
+}
+
 int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<HttpParser*>(p->data);
   if (self->head_.header_count >= self->max_headers_) {
@@ -186,6 +207,11 @@ int HttpParser::on_header_field_complete(llhttp_t* p) {
   const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
   Header& h = self->headers_[self->head_.header_count];
   h.name = std::string_view(start, static_cast<size_t>(self->arena_ + self->arena_used_ - start));
+  // llhttp 8.1 lets "Name : v" and "Bad Name: v" through; RFC 9112 section 5.1 says 400.
+  if (h.name.empty()) return self->fail_in_callback("empty header name");
+  for (char c : h.name) {
+    if (!is_token_char(c)) return self->fail_in_callback("invalid character in header name");
+  }
   h.value = {};
   self->token_start_ = nullptr;
   return 0;

@@ -98,6 +98,7 @@ class HttpParser {
  private:
   static int on_message_begin(llhttp_t* p);
   static int on_url(llhttp_t* p, const char* at, size_t len);
+  static int on_url_complete(llhttp_t* p);
   static int on_header_field(llhttp_t* p, const char* at, size_t len);
   static int on_header_field_complete(llhttp_t* p);
   static int on_header_value(llhttp_t* p, const char* at, size_t len);
@@ -107,6 +108,7 @@ class HttpParser {
   static int on_message_complete(llhttp_t* p);
 
   bool append(const char* at, size_t len);
+  int fail_in_callback(const char* reason);
   Step fail(ParseError error, const char* reason, size_t consumed);
   void start_head();
 

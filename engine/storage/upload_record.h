@@ -76,8 +76,8 @@ bool decode_slot(const uint8_t* bytes, CommitSlot* slot);
 // Byte offset of the slot a commit with this sequence number goes to.
 inline uint64_t slot_file_offset(uint64_t sequence) { return (sequence & 1) * kSlotBytes; }
 
-// The whole initial record (both slots and the header) for a new upload; slot A holds
-// `first` (sequence 1 must go to slot 1 % 2 == B; we place it by slot_file_offset).
+// The whole initial record (both slots and the header) for a new upload. `first` goes where
+// slot_file_offset(first.sequence) says (sequence 1: slot B); the other slot stays zero.
 std::vector<uint8_t> encode_new_record(const RecordHeader& header, const CommitSlot& first);
 
 struct DecodedRecord {
