@@ -1,0 +1,312 @@
+#include "tests/support/test_support.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#ifndef RINGESTD_PATH
+#error "RINGESTD_PATH must name the ringestd binary"
+#endif
+
+namespace ringest::test {
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/ringest-test-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() { nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+Server::Server(std::string data_dir, std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+
+Server::~Server() {
+  if (pid_ > 0) kill9();
+}
+
+void Server::start() {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> args = {RINGESTD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+                                   data_dir_};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::string err_path = stderr_path();
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (err >= 0) dup2(err, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (line.find('\n') == std::string::npos) {
+    pollfd p{pipe_fds[0], POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    char c[256];
+    ssize_t n = read(pipe_fds[0], c, sizeof c);
+    if (n <= 0) break;
+    line.append(c, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  first_line_ = line.substr(0, line.find('\n'));
+  size_t colon = first_line_.rfind(':');
+  if (first_line_.rfind("listening on http://127.0.0.1:", 0) != 0 || colon == std::string::npos) {
+    throw std::runtime_error("ringestd did not start; first line: '" + first_line_ + "'");
+  }
+  port_ = static_cast<uint16_t>(std::stoi(first_line_.substr(colon + 1)));
+}
+
+int Server::stop(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill9();
+  return -1;
+}
+
+void Server::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string Response::header(const std::string& lowercase_name) const {
+  auto it = headers.find(lowercase_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Connection::Connection(uint16_t port, int timeout_ms) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
+  }
+}
+
+Connection::~Connection() { close_now(); }
+
+void Connection::close_now() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void Connection::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+bool Connection::send_all(std::string_view bytes) { return send_all(bytes.data(), bytes.size()); }
+
+bool Connection::send_all(const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::optional<Response> Connection::read_response(bool head_request) {
+  for (;;) {
+    size_t end = buffer_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      Response r;
+      std::string head = buffer_.substr(0, end);
+      size_t line_end = head.find("\r\n");
+      std::string status_line = head.substr(0, line_end);
+      if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) return std::nullopt;
+      r.status = std::stoi(status_line.substr(9, 3));
+      size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+      while (pos < head.size()) {
+        size_t next = head.find("\r\n", pos);
+        if (next == std::string::npos) next = head.size();
+        std::string line = head.substr(pos, next - pos);
+        size_t colon = line.find(':');
+        if (colon != std::string::npos) {
+          std::string value = line.substr(colon + 1);
+          while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+          r.headers[lower(line.substr(0, colon))] = value;
+        }
+        pos = next + 2;
+      }
+      size_t body_len = 0;
+      bool no_body = head_request || r.status == 204 || r.status == 304 || r.status < 200;
+      if (!no_body && !r.header("content-length").empty()) {
+        body_len = std::stoull(r.header("content-length"));
+      }
+      while (buffer_.size() < end + 4 + body_len) {
+        char chunk[65536];
+        ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) return std::nullopt;
+        buffer_.append(chunk, static_cast<size_t>(n));
+      }
+      r.body = buffer_.substr(end + 4, body_len);
+      buffer_.erase(0, end + 4 + body_len);
+      return r;
+    }
+    char chunk[65536];
+    ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    buffer_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+bool Connection::closed_by_peer(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 50) > 0) {
+      char c[4096];
+      ssize_t n = recv(fd_, c, sizeof c, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+      if (n > 0) buffer_.append(c, static_cast<size_t>(n));
+    }
+  }
+  return false;
+}
+
+std::optional<Response> request(uint16_t port, std::string_view raw, bool head_request) {
+  Connection c(port);
+  if (!c.send_all(raw)) return std::nullopt;
+  return c.read_response(head_request);
+}
+
+std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata) {
+  std::string req = "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: " +
+                    std::to_string(length) + "\r\n";
+  if (!metadata.empty()) req += "Upload-Metadata: " + std::string(metadata) + "\r\n";
+  req += "Content-Length: 0\r\n\r\n";
+  auto r = request(port, req);
+  if (!r || r->status != 201) return {};
+  return r->header("location");
+}
+
+std::string patch_head(const std::string& location, uint64_t offset, uint64_t length) {
+  return "PATCH " + location +
+         " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n"
+         "Content-Type: application/offset+octet-stream\r\nUpload-Offset: " +
+         std::to_string(offset) + "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+}
+
+std::optional<Response> tus_patch(uint16_t port, const std::string& location, uint64_t offset,
+                                  std::string_view data) {
+  Connection c(port);
+  // An early answer (409, 413, ...) may come while the body is still being sent: read it anyway.
+  if (c.send_all(patch_head(location, offset, data.size()))) c.send_all(data);
+  return c.read_response();
+}
+
+std::optional<Response> tus_head(uint16_t port, const std::string& location) {
+  return request(port, "HEAD " + location + " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n\r\n",
+                 true);
+}
+
+std::optional<uint64_t> head_offset(uint16_t port, const std::string& location) {
+  auto r = tus_head(port, location);
+  if (!r || r->status != 200 || r->header("upload-offset").empty()) return std::nullopt;
+  return std::stoull(r->header("upload-offset"));
+}
+
+uint64_t metric(uint16_t port, const std::string& name) {
+  auto r = request(port, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  if (!r || r->status != 200) throw std::runtime_error("GET /metrics failed");
+  size_t pos = r->body.find("\n" + name + " ");
+  if (pos == std::string::npos) throw std::runtime_error("no metric " + name);
+  return std::stoull(r->body.substr(pos + name.size() + 2));
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return sha256_hex(data);
+}
+
+std::string random_bytes(size_t size, uint64_t seed) {
+  std::string out(size, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(&out[i], &x, 8);
+  }
+  for (; i < size; ++i) out[i] = static_cast<char>(x >> (8 * (i % 8)));
+  return out;
+}
+
+std::string id_of(const std::string& location) {
+  size_t slash = location.rfind('/');
+  return slash == std::string::npos ? location : location.substr(slash + 1);
+}
+
+}  // namespace ringest::test

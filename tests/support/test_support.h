@@ -1,0 +1,106 @@
+// Support for black-box tests: start the real ringestd on 127.0.0.1:0 in a temporary data
+// directory, talk HTTP/1.1 to it over real sockets, and hash what it stored.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringest::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The real binary as a child process. start() waits for the "listening on" line.
+class Server {
+ public:
+  explicit Server(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~Server();  // SIGKILLs the child if it still runs
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // SIGTERM and wait; returns the exit status (as from waitpid) or -1 on timeout.
+  int stop(int timeout_ms = 15000);
+  void kill9();
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  const std::string& first_line() const { return first_line_; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string stderr_path() const { return data_dir_ + ".stderr"; }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string first_line_;
+};
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+  std::string header(const std::string& lowercase_name) const;
+};
+
+// One HTTP/1.1 connection. Reads responses framed by Content-Length (no body for HEAD, 1xx,
+// 204). Timeouts make a hung server fail the test instead of hanging it.
+class Connection {
+ public:
+  explicit Connection(uint16_t port, int timeout_ms = 30000);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool send_all(std::string_view bytes);
+  bool send_all(const char* data, size_t size);
+  // Reads one response; std::nullopt on EOF/timeout/garbage.
+  std::optional<Response> read_response(bool head_request = false);
+  // True when the server closed the connection (read returns 0 / reset) within timeout_ms.
+  bool closed_by_peer(int timeout_ms);
+  void close_now();                // close(2)
+  void shutdown_write();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// One request on a fresh connection.
+std::optional<Response> request(uint16_t port, std::string_view raw, bool head_request = false);
+
+// tus helpers (fresh connection each).
+std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata = {});
+std::optional<Response> tus_patch(uint16_t port, const std::string& location, uint64_t offset,
+                                  std::string_view data);
+std::optional<Response> tus_head(uint16_t port, const std::string& location);
+std::string patch_head(const std::string& location, uint64_t offset, uint64_t length);
+std::optional<uint64_t> head_offset(uint16_t port, const std::string& location);
+
+// Reads a counter from /metrics.
+uint64_t metric(uint16_t port, const std::string& name);
+
+std::string sha256_hex(std::string_view data);
+std::string sha256_file(const std::string& path);
+// Deterministic pseudo-random bytes (different seed, different content).
+std::string random_bytes(size_t size, uint64_t seed);
+std::string id_of(const std::string& location);  // "/files/<id>" -> "<id>"
+
+}  // namespace ringest::test
