@@ -152,6 +152,31 @@ TEST_F(Durability, FourConcurrent64MiBUploads) {
   }
 }
 
+TEST_F(Durability, TinyBufferPoolShedsLoadByBackpressureNotByFailing) {
+  // 4 slots of 64 KiB on one reactor for 6 concurrent uploads: connections must wait for
+  // slots (TCP flow control holds the clients back) and every upload still completes exactly.
+  start({"--threads", "1", "--buffers", "4", "--buffers-per-connection", "2", "--buffer-bytes",
+         "64K", "--max-head-bytes", "8K"});
+  const size_t size = 8 * kMiB;
+  const int n = 6;
+  std::vector<std::string> data, locs(n);
+  for (int i = 0; i < n; ++i) data.push_back(random_bytes(size, 100 + i));
+  std::vector<int> statuses(n, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      locs[i] = tus_create(port_, size);
+      auto r = tus_patch(port_, locs[i], 0, data[i]);
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(statuses[i], 204) << "upload " << i;
+    EXPECT_EQ(sha256_file(data_file(locs[i])), sha256_hex(data[i])) << "upload " << i;
+  }
+}
+
 TEST_F(Durability, DisconnectMidPatchCommitsWhatArrivedThenResumeCompletes) {
   start();
   const size_t size = 8 * kMiB;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what ringest needs to build, run and test, from Debian 12's packages (and npm for
+# the end-to-end client). Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(g++ cmake make pkg-config liburing-dev node-llhttp libmimalloc-dev libgtest-dev
+          libbenchmark-dev libssl-dev curl procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

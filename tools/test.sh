@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, builds the release and the ASan+UBSan binaries, installs
+# the end-to-end client (npm ci), then runs unit, integration and end-to-end tests against both
+# builds. Loopback only; bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+bash tools/build.sh release
+bash tools/build.sh asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+echo "== release build"
+ctest --test-dir build --no-tests=error --output-on-failure -j2 --timeout 600 || status=1
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+ctest --test-dir build-asan --no-tests=error --output-on-failure -j2 --timeout 900 || status=1
+exit $status
