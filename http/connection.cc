@@ -186,7 +186,11 @@ void HttpConnection::process_input() {
   if (state_ == State::kReadHead) {
     process_head();
   } else if (state_ == State::kReadBody) {
-    process_body();
+    if (writer_.failed() && recv_pending_) {
+      reactor_->ring().cancel_fd(fd_);  // stop waiting for the client: answer the failure now
+    } else {
+      process_body();
+    }
   }
 }
 
@@ -219,6 +223,10 @@ void HttpConnection::process_body() {
   if (state_ != State::kReadBody || recv_pending_ || waiting) return;
   if (abort_requested_) {
     end_body(BodyEnd::kAborted);
+    return;
+  }
+  if (writer_.failed()) {
+    end_body(BodyEnd::kStorageError);  // the writer's status says which (507, 500)
     return;
   }
   if (!writer_.can_write()) return;  // on_writer_progress() calls back
@@ -274,7 +282,9 @@ void HttpConnection::end_body(BodyEnd how) {
 void HttpConnection::peer_gone() {
   peer_gone_ = true;
   if (state_ == State::kReadBody) {
-    end_body(abort_requested_ ? BodyEnd::kAborted : BodyEnd::kPeerGone);
+    end_body(abort_requested_    ? BodyEnd::kAborted
+             : writer_.failed() ? BodyEnd::kStorageError
+                                : BodyEnd::kPeerGone);
   } else {
     close();
   }
@@ -284,7 +294,11 @@ void HttpConnection::on_writer_progress() {
   if (state_ == State::kClosing) {
     maybe_free();
   } else if (state_ == State::kReadBody) {
-    process_body();
+    if (writer_.failed() && recv_pending_) {
+      reactor_->ring().cancel_fd(fd_);  // stop waiting for the client: answer the failure now
+    } else {
+      process_body();
+    }
   }
 }
 

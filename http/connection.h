@@ -78,7 +78,7 @@ class HttpConnection final : public CompletionHandler,
     kClosing,
   };
   enum class Op : uint8_t { kNone, kCreate, kPatch, kDelete };
-  enum class BodyEnd : uint8_t { kComplete, kPeerGone, kAborted, kOverrun, kMalformed };
+  enum class BodyEnd : uint8_t { kComplete, kPeerGone, kAborted, kOverrun, kMalformed, kStorageError };
 
   // Socket plumbing (connection.cc).
   void arm_read();

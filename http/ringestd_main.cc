@@ -19,6 +19,7 @@
 
 #include "engine/base/config.h"
 #include "engine/base/log.h"
+#include "engine/io/fault_plan.h"
 #include "engine/reactor/reactor.h"
 #include "engine/storage/data_dir.h"
 #include "engine/upload/upload.h"
@@ -77,8 +78,17 @@ int run(const Config& config) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every reactor thread
 
-  storage::DataDir data_dir;
   std::string error;
+  static FaultPlan fault_plan;
+  if (!config.fault_plan.empty()) {
+    if (!FaultPlan::parse(config.fault_plan, &fault_plan, &error)) {
+      std::fprintf(stderr, "ringestd: --fault-plan: %s\n", error.c_str());
+      return 2;
+    }
+    g_fault_plan = &fault_plan;
+    RINGEST_LOG_WARN("TEST ONLY: fault plan '%s' is active", config.fault_plan.c_str());
+  }
+  storage::DataDir data_dir;
   if (!data_dir.open(config.data_dir, &error).ok()) {
     std::fprintf(stderr, "ringestd: %s\n", error.c_str());
     return 1;

@@ -28,6 +28,8 @@ offset fdatasync'd first.
   --max-head-bytes N          request line plus headers; larger gets 431 (default 8K)
   --max-headers N             header count; more gets 431 (default 64)
   --shutdown-timeout-ms N     SIGTERM/SIGINT: time to drain before exiting (default 10000)
+  --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
+                              engine/io/fault_plan.h); never use in production
   --help                      this text
 
 Sizes take a K, M, G or T suffix (powers of 1024).
@@ -157,6 +159,8 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
       if (!parse_u32(value, 0, 3600000, &c.shutdown_timeout_ms)) {
         return fail("--shutdown-timeout-ms wants 0..3600000, got '" + value + "'");
       }
+    } else if (flag == "--fault-plan") {
+      c.fault_plan = value;
     } else {
       return fail("unknown flag '" + flag + "'");
     }

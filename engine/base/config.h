@@ -21,6 +21,7 @@ struct Config {
   uint32_t max_head_bytes = 8192;                     // request line + headers
   uint32_t max_headers = 64;
   uint32_t shutdown_timeout_ms = 10000;
+  std::string fault_plan;                             // test-only, see engine/io/fault_plan.h
 };
 
 struct ParseOutcome {

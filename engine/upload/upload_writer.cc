@@ -5,6 +5,7 @@
 
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
+#include "engine/io/fault_plan.h"
 #include "engine/storage/upload_record.h"
 
 namespace ringest {
@@ -64,7 +65,22 @@ void UploadWriter::write(int slot, const char* data, uint32_t len) {
   submit_write(op);
 }
 
+void UploadWriter::submit_injected(Completion* c, int err, int* slot) {
+  // The operation is not performed; a NOP completes in its place and its result is replaced
+  // with `err` when it arrives (see FaultPlan).
+  *slot = err;
+  io_uring_sqe* sqe = ring_->get_sqe();
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, to_user_data(c));
+}
+
 void UploadWriter::submit_write(WriteOp& op) {
+  if (g_fault_plan) {
+    if (int err = g_fault_plan->fail_at_submit(FaultOp::kDataWrite)) {
+      submit_injected(&op.completion, err, &op.injected);
+      return;
+    }
+  }
   ring_->prep_write_fixed(&op.completion, upload_->data_fd, op.data, op.len, op.offset);
 }
 
@@ -81,6 +97,13 @@ void UploadWriter::finish() {
 void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
   if (completion->tag == kTagWrite) {
     auto* op = reinterpret_cast<WriteOp*>(completion);
+    if (op->injected) {
+      res = op->injected;
+      op->injected = 0;
+    } else if (g_fault_plan && res > 1 && static_cast<uint32_t>(res) == op->len &&
+               g_fault_plan->shorten(FaultOp::kDataWrite)) {
+      res /= 2;  // the kernel wrote it all; rewriting the rest is harmless and must happen
+    }
     if (res > 0 && static_cast<uint32_t>(res) < op->len) {
       // A short write is completed, never silently truncated.
       bytes_written_->fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
@@ -111,6 +134,11 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
     return;
   }
   if (completion->tag == kTagCommit) {
+    int index = static_cast<int>(completion - commit_ops_);
+    if (commit_injected_[index] != 0) {
+      if (res >= 0) res = commit_injected_[index];
+      commit_injected_[index] = 0;
+    }
     if (res < 0 && commit_ok_) {
       commit_ok_ = false;
       RINGEST_LOG_ERROR("upload %s: commit failed: %s", upload_->id.c_str(), strerror(-res));
@@ -138,6 +166,7 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       upload_ = nullptr;
       upload->initial_record.clear();
       upload->initial_record.shrink_to_fit();
+      if (create_ok_ && g_fault_plan) g_fault_plan->log_commit(upload->id, 1, 0);
       listener_->on_record_created(create_ok_ ? Status::Ok() : Status::FromErrno(create_error_));
     }
     return;
@@ -178,15 +207,30 @@ void UploadWriter::submit_commit(uint64_t offset) {
   commit_in_flight_ = 3;
 
   ring_->reserve(3);
+  FaultPlan* plan = g_fault_plan;
+  if (int err = plan ? plan->fail_at_submit(FaultOp::kDataSync) : 0) {
+    commit_in_flight_ = 1;
+    submit_injected(&commit_ops_[0], err, &commit_injected_[0]);
+    return;
+  }
   io_uring_sqe* sqe = ring_->get_sqe();
   io_uring_prep_fsync(sqe, upload_->data_fd, IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[0]));
   sqe->flags |= IOSQE_IO_LINK;
+  if (int err = plan ? plan->fail_at_submit(FaultOp::kRecordWrite) : 0) {
+    commit_in_flight_ = 2;
+    submit_injected(&commit_ops_[1], err, &commit_injected_[1]);
+    return;
+  }
   sqe = ring_->get_sqe();
   io_uring_prep_write(sqe, upload_->record_fd, upload_->slot_buf, storage::kSlotBytes,
                       storage::slot_file_offset(slot.sequence));
   io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[1]));
   sqe->flags |= IOSQE_IO_LINK;
+  if (int err = plan ? plan->fail_at_submit(FaultOp::kRecordSync) : 0) {
+    submit_injected(&commit_ops_[2], err, &commit_injected_[2]);
+    return;
+  }
   sqe = ring_->get_sqe();
   io_uring_prep_fsync(sqe, upload_->record_fd, IORING_FSYNC_DATASYNC);
   io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[2]));
@@ -202,6 +246,14 @@ void UploadWriter::on_commit_done(bool ok) {
     }
     committed_ = commit_offset_;
     commits_->fetch_add(1, std::memory_order_relaxed);
+    if (g_fault_plan) {
+      uint64_t sequence;
+      {
+        std::lock_guard lock(upload_->mu);
+        sequence = upload_->sequence;
+      }
+      g_fault_plan->log_commit(upload_->id, sequence, commit_offset_);
+    }
   } else {
     commit_failed_ = true;
   }

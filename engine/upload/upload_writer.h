@@ -57,6 +57,8 @@ class UploadWriter final : public CompletionHandler {
   void finish();
   bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0 || create_in_flight_ > 0; }
   bool active() const { return upload_ != nullptr; }
+  // A write failed: no more bytes are taken; finish() commits what landed before it.
+  bool failed() const { return failed_; }
   void end();  // after on_writer_finished: forget the upload
 
   // Writes the new upload's whole record (upload->initial_record) and makes it and its
@@ -77,11 +79,13 @@ class UploadWriter final : public CompletionHandler {
     uint32_t len = 0;
     uint64_t offset = 0;
     bool done = false;
+    int injected = 0;  // FaultPlan: the NOP submitted instead completes with this error
   };
 
   uint64_t landed_prefix() const;
   void submit_write(WriteOp& op);
   void submit_commit(uint64_t offset);
+  void submit_injected(Completion* c, int err, int* slot);
   void on_commit_done(bool ok);
   void progress();
 
@@ -106,6 +110,7 @@ class UploadWriter final : public CompletionHandler {
   Status error_;
 
   Completion commit_ops_[3];
+  int commit_injected_[3] = {0, 0, 0};
   int commit_in_flight_ = 0;
   bool commit_ok_ = true;
   uint64_t commit_offset_ = 0;

@@ -47,8 +47,8 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() { nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-Server::Server(std::string data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+Server::Server(std::string data_dir, std::vector<std::string> extra_args, uint16_t port)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)), fixed_port_(port) {}
 
 Server::~Server() {
   if (pid_ > 0) kill9();
@@ -57,7 +57,8 @@ Server::~Server() {
 void Server::start() {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> args = {RINGESTD_PATH, "--listen", "127.0.0.1:0", "--data-dir",
+  std::vector<std::string> args = {RINGESTD_PATH, "--listen",
+                                   "127.0.0.1:" + std::to_string(fixed_port_), "--data-dir",
                                    data_dir_};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::string err_path = stderr_path();
@@ -302,6 +303,18 @@ std::string random_bytes(size_t size, uint64_t seed) {
   }
   for (; i < size; ++i) out[i] = static_cast<char>(x >> (8 * (i % 8)));
   return out;
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
 }
 
 std::string id_of(const std::string& location) {

@@ -29,7 +29,9 @@ class TempDir {
 // The real binary as a child process. start() waits for the "listening on" line.
 class Server {
  public:
-  explicit Server(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `port` 0 lets the server pick one; a fixed port lets a restarted server keep its address.
+  explicit Server(std::string data_dir, std::vector<std::string> extra_args = {},
+                  uint16_t port = 0);
   ~Server();  // SIGKILLs the child if it still runs
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -47,6 +49,7 @@ class Server {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_args_;
+  uint16_t fixed_port_ = 0;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string first_line_;
@@ -101,6 +104,8 @@ std::string sha256_hex(std::string_view data);
 std::string sha256_file(const std::string& path);
 // Deterministic pseudo-random bytes (different seed, different content).
 std::string random_bytes(size_t size, uint64_t seed);
+// A loopback port that was free a moment ago.
+uint16_t free_port();
 std::string id_of(const std::string& location);  // "/files/<id>" -> "<id>"
 
 }  // namespace ringest::test

@@ -1,0 +1,104 @@
+#include "engine/io/fault_plan.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace ringest {
+
+FaultPlan* g_fault_plan = nullptr;
+
+bool FaultPlan::parse(const std::string& spec, FaultPlan* out, std::string* error) {
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string rule = spec.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+    if (rule.empty()) continue;
+    if (rule.rfind("synclog=", 0) == 0) {
+      std::string path = rule.substr(8);
+      out->synclog_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (out->synclog_fd_ < 0) {
+        *error = "cannot open synclog " + path;
+        return false;
+      }
+      continue;
+    }
+    size_t colon = rule.find(':');
+    size_t at = rule.find('@');
+    if (colon == std::string::npos || at == std::string::npos || at < colon) {
+      *error = "fault rule '" + rule + "' is not OP:KIND@N";
+      return false;
+    }
+    std::string op = rule.substr(0, colon);
+    std::string kind = rule.substr(colon + 1, at - colon - 1);
+    std::string nth = rule.substr(at + 1);
+    Rule r{};
+    if (op == "write") {
+      r.op = FaultOp::kDataWrite;
+    } else if (op == "sync") {
+      r.op = FaultOp::kDataSync;
+    } else if (op == "record-write") {
+      r.op = FaultOp::kRecordWrite;
+    } else if (op == "record-sync") {
+      r.op = FaultOp::kRecordSync;
+    } else {
+      *error = "unknown fault op '" + op + "'";
+      return false;
+    }
+    if (kind == "eio") {
+      r.err = EIO;
+    } else if (kind == "enospc") {
+      r.err = ENOSPC;
+    } else if (kind == "short" && r.op == FaultOp::kDataWrite) {
+      r.err = 0;
+    } else {
+      *error = "unknown fault kind '" + kind + "' for " + op;
+      return false;
+    }
+    if (!nth.empty() && nth.back() == '+') {
+      r.and_later = true;
+      nth.pop_back();
+    }
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(nth.c_str(), &end, 10);
+    if (nth.empty() || *end != '\0' || n == 0) {
+      *error = "fault rule '" + rule + "' needs @N with N >= 1";
+      return false;
+    }
+    r.nth = n;
+    out->rules_.push_back(r);
+  }
+  return true;
+}
+
+int FaultPlan::fail_at_submit(FaultOp op) {
+  uint64_t count = submitted_[static_cast<int>(op)].fetch_add(1) + 1;
+  for (const Rule& r : rules_) {
+    if (r.op == op && r.err > 0 && matches(r, count)) return -r.err;
+  }
+  return 0;
+}
+
+bool FaultPlan::shorten(FaultOp op) {
+  uint64_t count = completed_[static_cast<int>(op)].fetch_add(1) + 1;
+  for (const Rule& r : rules_) {
+    if (r.op == op && r.err == 0 && matches(r, count)) return true;
+  }
+  return false;
+}
+
+void FaultPlan::log_commit(const std::string& id, uint64_t sequence, uint64_t offset) {
+  if (synclog_fd_ < 0) return;
+  char line[128];
+  int n = std::snprintf(line, sizeof line, "commit %s %llu %llu\n", id.c_str(),
+                        static_cast<unsigned long long>(sequence),
+                        static_cast<unsigned long long>(offset));
+  ssize_t ignored = ::write(synclog_fd_, line, static_cast<size_t>(n));
+  (void)ignored;
+}
+
+}  // namespace ringest
