@@ -3,6 +3,7 @@
 #include "http/connection.h"
 
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +69,10 @@ void HttpConnection::release_read_slot() {
 
 void HttpConnection::arm_read() {
   if (state_ == State::kClosing || recv_pending_ || poll_pending_ || waiting) return;
+  if (state_ == State::kReadBody && direct_) {
+    direct_arm_read();
+    return;
+  }
   BufferPool& pool = reactor_->pool();
   if (read_slot_ >= 0 && parse_pos_ == data_end_ && !parser_.between_messages() &&
       pool.slot_bytes() - data_end_ >= kMinRecvBytes) {
@@ -107,6 +112,8 @@ void HttpConnection::on_slot_available() {
     end_body(BodyEnd::kAborted);
   } else if (state_ == State::kStreamFile) {
     stream_next_chunk();
+  } else if (state_ == State::kReadBody && direct_) {
+    process_body();
   } else if ((state_ == State::kReadHead || state_ == State::kReadBody) && !recv_pending_ &&
              read_slot_ < 0) {
     acquire_slot_and_recv();
@@ -230,11 +237,32 @@ void HttpConnection::process_body() {
     return;
   }
   if (!writer_.can_write()) return;  // on_writer_progress() calls back
+  if (direct_ && !direct_ensure_accumulator()) return;  // waits for a slot
   uint32_t avail = read_slot_ >= 0 ? data_end_ - parse_pos_ : 0;
   const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : kEmpty;
+  if (direct_) {
+    if (read_slot_ != acc_slot_) {
+      // Bytes received elsewhere (with the head) are copied into the accumulator: never more
+      // than it can take in one go.
+      uint32_t room = reactor_->pool().slot_bytes() - acc_end_;
+      if (room < kMinRecvBytes && avail > 0) {
+        if (!direct_roll()) return;
+        room = reactor_->pool().slot_bytes() - acc_end_;
+      }
+      if (avail > room) avail = room;
+    }
+  }
   HttpParser::Step step = parser_.feed(data, avail, this);
   parse_pos_ += static_cast<uint32_t>(step.consumed);
-  flush_body_span();
+  if (direct_) {
+    direct_flush();
+  } else {
+    flush_body_span();
+  }
+  if (step.event == HttpParser::Event::kNeedMore && read_slot_ >= 0 && parse_pos_ < data_end_) {
+    process_body();  // the accumulator limited this feed: more of this receive is waiting
+    return;
+  }
   switch (step.event) {
     case HttpParser::Event::kNeedMore:
       if (writer_.can_write()) arm_read();
@@ -250,10 +278,21 @@ void HttpConnection::process_body() {
   }
 }
 
+uint64_t HttpConnection::body_file_end() const {
+  return direct_ ? acc_file_base_ + acc_end_ : writer_.next_offset() + span_len_;
+}
+
 bool HttpConnection::on_body(const char* data, size_t len) {
-  uint64_t used = writer_.next_offset() + span_len_;
+  uint64_t used = body_file_end();
   if (len > upload_->length - used) return false;  // would pass Upload-Length
   reactor_->stats().body_bytes_received.fetch_add(len, std::memory_order_relaxed);
+  if (direct_) {
+    char* dst = reactor_->pool().data(acc_slot_) + acc_end_;
+    RINGEST_CHECK(acc_end_ + len <= reactor_->pool().slot_bytes());
+    if (dst != data) std::memmove(dst, data, len);  // in the same slot dst < data; else a copy
+    acc_end_ += static_cast<uint32_t>(len);
+    return true;
+  }
   char* at = const_cast<char*>(data);  // points into our own slot
   if (span_len_ == 0) {
     span_ptr_ = at;
@@ -276,7 +315,127 @@ void HttpConnection::end_body(BodyEnd how) {
   body_end_ = how;
   state_ = State::kFinishing;
   if (waiting) reactor_->pool().remove_waiter(this);
+  if (direct_ && acc_slot_ < 0 && stash_len_ > 0) {
+    // Ended while the partial block waited in the stash for a slot: its bytes are the
+    // committed head of the block (read back from the file) plus at most what the last slot
+    // carried over. Those past the committed offset are simply not committed; the client
+    // sends them again after asking for the offset.
+    stash_len_ = 0;
+  }
+  if (direct_ && acc_slot_ >= 0) {
+    if (acc_end_ > acc_written_ && body_file_end() > request_offset_ && !writer_.failed()) {
+      // The partial last block: written padded, committed at its exact length.
+      writer_.set_tail(acc_slot_, reactor_->pool().data(acc_slot_) + acc_written_,
+                       acc_end_ - acc_written_);
+    }
+    reactor_->pool().unref(acc_slot_);
+    acc_slot_ = -1;
+  }
   writer_.finish();  // may call on_writer_finished() right away
+}
+
+bool HttpConnection::direct_begin() {
+  // The accumulator starts at the block that holds the request's first byte; that block's
+  // committed head is read back from the file so the first write can be a whole block. It
+  // lives in the slot that already holds the start of the body when that fits (the consumed
+  // request head before the body makes room); otherwise the head bytes wait in the
+  // connection's 4 KiB stash until a slot is free. A connection never holds one slot while
+  // waiting for another, so a small pool cannot deadlock.
+  BufferPool& pool = reactor_->pool();
+  uint32_t head = static_cast<uint32_t>(request_offset_ % kDirectBlock);
+  uint64_t block_start = request_offset_ - head;
+  char* dst = nullptr;
+  uint32_t base = 0;
+  if (read_slot_ >= 0 && parse_pos_ == data_end_) {
+    parse_pos_ = data_end_ = head;  // nothing unparsed: the whole slot is ours
+    dst = pool.data(read_slot_);
+  } else if (read_slot_ >= 0 && parse_pos_ >= head) {
+    base = (parse_pos_ - head) & ~(kDirectBlock - 1);
+    dst = pool.data(read_slot_) + base;
+  } else if (read_slot_ >= 0 && data_end_ + (head - parse_pos_) <= pool.slot_bytes()) {
+    uint32_t shift = head - parse_pos_;  // too little in front: move the unparsed bytes right
+    char* d = pool.data(read_slot_);
+    std::memmove(d + parse_pos_ + shift, d + parse_pos_, data_end_ - parse_pos_);
+    parse_pos_ += shift;
+    data_end_ += shift;
+    dst = d;
+  } else if (read_slot_ >= 0) {
+    return false;  // a nearly full slot with a tiny head in front: this request stays buffered
+  } else {
+    dst = memory_.stash;
+  }
+  if (head > 0) {
+    ssize_t n = pread(upload_->data_fd, dst, head, static_cast<off_t>(block_start));
+    if (n != static_cast<ssize_t>(head)) {
+      RINGEST_LOG_ERROR("upload %s: cannot read back the partial block at %llu",
+                        upload_->id.c_str(), static_cast<unsigned long long>(block_start));
+      return false;  // buffered writes need no read-back
+    }
+  }
+  if (dst == memory_.stash) {
+    acc_slot_ = -1;
+    stash_len_ = head;
+    acc_file_base_ = block_start;
+  } else {
+    pool.ref(read_slot_);
+    acc_slot_ = read_slot_;
+    acc_file_base_ = block_start - base;
+    acc_written_ = base;
+    acc_end_ = base + head;
+  }
+  return true;
+}
+
+bool HttpConnection::direct_ensure_accumulator() {
+  if (acc_slot_ >= 0) return true;
+  BufferPool& pool = reactor_->pool();
+  int slot = pool.acquire();
+  if (slot < 0) {
+    pool.add_waiter(this);  // holding only the stash
+    return false;
+  }
+  acc_slot_ = slot;
+  std::memcpy(pool.data(slot), memory_.stash, stash_len_);
+  acc_end_ = stash_len_;
+  acc_written_ = 0;
+  stash_len_ = 0;
+  return true;
+}
+
+bool HttpConnection::direct_roll() {
+  // The accumulator slot is full: park the partial block in the stash, let the slot go (its
+  // writes keep their own references), and continue in a new one.
+  RINGEST_CHECK(acc_end_ - acc_written_ < kDirectBlock && acc_written_ % kDirectBlock == 0);
+  BufferPool& pool = reactor_->pool();
+  stash_len_ = acc_end_ - acc_written_;
+  std::memcpy(memory_.stash, pool.data(acc_slot_) + acc_written_, stash_len_);
+  acc_file_base_ += acc_written_;
+  if (read_slot_ == acc_slot_ && parse_pos_ == data_end_) release_read_slot();
+  pool.unref(acc_slot_);
+  acc_slot_ = -1;
+  return direct_ensure_accumulator();
+}
+
+void HttpConnection::direct_flush() {
+  uint32_t whole = acc_end_ & ~(kDirectBlock - 1);
+  if (whole <= acc_written_) return;
+  writer_.write(acc_slot_, reactor_->pool().data(acc_slot_) + acc_written_, whole - acc_written_);
+  acc_written_ = whole;
+}
+
+void HttpConnection::direct_arm_read() {
+  // Receive straight into the accumulator, right after the last body byte, so a
+  // Content-Length body lands where its blocks will be written from.
+  BufferPool& pool = reactor_->pool();
+  if (!direct_ensure_accumulator()) return;
+  if (pool.slot_bytes() - acc_end_ < kMinRecvBytes && !direct_roll()) return;
+  if (read_slot_ != acc_slot_) {
+    release_read_slot();
+    pool.ref(acc_slot_);
+    read_slot_ = acc_slot_;
+  }
+  parse_pos_ = data_end_ = acc_end_;
+  post_recv();
 }
 
 void HttpConnection::peer_gone() {
@@ -383,6 +542,7 @@ void HttpConnection::linger_recv() {
 
 void HttpConnection::next_request() {
   drop_upload();
+  ++generation_;  // messages meant for the previous request must not touch the next one
   op_ = Op::kNone;
   state_ = State::kReadHead;
   if (read_slot_ >= 0 && parse_pos_ < data_end_) {
@@ -495,7 +655,7 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
   count_ = config.max_connections;
   uint32_t response_bytes = config.max_head_bytes + 4096;
   size_t per_connection = config.max_head_bytes + config.max_headers * sizeof(Header) +
-                          response_bytes;
+                          response_bytes + kDirectBlock;
   per_connection = (per_connection + 63) & ~size_t{63};
   memory_bytes_ = per_connection * count_;
   // Untouched pages of this mapping cost no memory: only connections in use are resident.
@@ -511,6 +671,7 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
     m.headers = reinterpret_cast<Header*>(base + config.max_head_bytes);
     m.response = base + config.max_head_bytes + config.max_headers * sizeof(Header);
     m.response_bytes = response_bytes;
+    m.stash = m.response + response_bytes;
     connections_[i].init(this, reactor, context, m);
   }
   for (uint32_t i = count_; i-- > 0;) {

@@ -43,6 +43,7 @@ class HttpConnection final : public CompletionHandler,
     Header* headers;
     char* response;
     uint32_t response_bytes;
+    char* stash;  // kDirectBlock bytes: the O_DIRECT partial block while no slot is held
   };
 
   HttpConnection() = default;
@@ -88,6 +89,14 @@ class HttpConnection final : public CompletionHandler,
   void process_head();
   void process_body();
   void flush_body_span();
+  // O_DIRECT body path: body bytes are gathered in an "accumulator" slot at addresses congruent
+  // to their file offsets (mod 4 KiB), so whole blocks are written straight from the slot.
+  bool direct_begin();
+  bool direct_ensure_accumulator();
+  bool direct_roll();
+  void direct_arm_read();
+  void direct_flush();
+  uint64_t body_file_end() const;
   void end_body(BodyEnd how);
   void peer_gone();
   void send_response(bool close_after);
@@ -163,6 +172,15 @@ class HttpConnection final : public CompletionHandler,
   // Body bytes of the current receive, coalesced in place.
   char* span_ptr_ = nullptr;
   uint32_t span_len_ = 0;
+  // O_DIRECT accumulator: slot offset x holds file offset acc_file_base_ + x; bytes
+  // [acc_written_, acc_end_) are received but not yet handed to the writer (< 4 KiB after a
+  // flush). The slot holds its own pool reference.
+  bool direct_ = false;
+  int acc_slot_ = -1;
+  uint32_t acc_end_ = 0;
+  uint32_t acc_written_ = 0;
+  uint64_t acc_file_base_ = 0;
+  uint32_t stash_len_ = 0;
 
   HttpParser parser_;
   UploadWriter writer_;
@@ -175,6 +193,7 @@ class HttpConnection final : public CompletionHandler,
   bool peer_gone_ = false;
   bool close_after_response_ = false;
   bool keep_alive_ = true;
+  bool head_request_ = false;
   BodyEnd body_end_ = BodyEnd::kComplete;
   uint64_t request_offset_ = 0;
   uint64_t committed_before_ = 0;

@@ -89,7 +89,7 @@ int run(const Config& config) {
     RINGEST_LOG_WARN("TEST ONLY: fault plan '%s' is active", config.fault_plan.c_str());
   }
   storage::DataDir data_dir;
-  if (!data_dir.open(config.data_dir, &error).ok()) {
+  if (!data_dir.open(config.data_dir, config.io_mode == IoMode::kDirect, &error).ok()) {
     std::fprintf(stderr, "ringestd: %s\n", error.c_str());
     return 1;
   }
@@ -105,6 +105,7 @@ int run(const Config& config) {
     upload->committed_offset = r.state.committed_offset;
     upload->sequence = r.state.sequence;
     upload->data_fd = r.files.data_fd;
+    upload->direct_fd = r.files.direct_fd;
     upload->record_fd = r.files.record_fd;
     registry.insert(upload);
     upload_unref(upload);

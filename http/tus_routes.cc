@@ -29,12 +29,10 @@ uint8_t effective_method(const RequestHead& head) {
   if (head.method != HTTP_POST) return head.method;
   std::string_view override_value = head.get("X-HTTP-Method-Override");
   if (override_value.empty()) return head.method;
+  // PATCH and DELETE only: a POST answered as a HEAD or GET would confuse the client's framing.
   if (equals_ignore_case(override_value, "PATCH")) return HTTP_PATCH;
   if (equals_ignore_case(override_value, "DELETE")) return HTTP_DELETE;
-  if (equals_ignore_case(override_value, "HEAD")) return HTTP_HEAD;
-  if (equals_ignore_case(override_value, "GET")) return HTTP_GET;
-  if (equals_ignore_case(override_value, "OPTIONS")) return HTTP_OPTIONS;
-  return 0xFF;  // unknown override: 405
+  return 0xFF;  // any other override: 405
 }
 
 }  // namespace
@@ -64,8 +62,9 @@ bool HttpConnection::ready_for_early_response() {
   if (parser_.head().has_body()) return false;
   const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : "";
   HttpParser::Step step = parser_.feed(data, 0, nullptr);
-  RINGEST_CHECK(step.event == HttpParser::Event::kMessageComplete);
-  return true;
+  // Anything but a clean end (e.g. a transfer coding llhttp cannot frame) means the rest of
+  // the stream cannot be trusted: answer, then close.
+  return step.event == HttpParser::Event::kMessageComplete;
 }
 
 void HttpConnection::respond_error(int status, std::string_view message, bool close_after) {
@@ -88,15 +87,24 @@ void HttpConnection::respond_error(int status, std::string_view message, bool cl
   size_t n = message.size() < sizeof body - 1 ? message.size() : sizeof body - 1;
   std::memcpy(body, message.data(), n);
   body[n++] = '\n';
-  rb.finish(std::string_view(body, n));
+  if (head_request_) {
+    rb.finish_head(0);  // a response to HEAD has no body
+  } else {
+    rb.finish(std::string_view(body, n));
+  }
   finish_and_send(rb, close_after);
 }
 
 void HttpConnection::handle_request() {
   const RequestHead& head = parser_.head();
   keep_alive_ = head.keep_alive;
+  head_request_ = head.method == HTTP_HEAD;
   if (head.version_major != 1) {
     respond_error(505, "only HTTP/1.x is served", true);
+    return;
+  }
+  if (head.has("Transfer-Encoding") && !head.chunked) {
+    respond_error(501, "only the chunked transfer coding is supported", true);
     return;
   }
   std::string_view path = head.target.substr(0, head.target.find('?'));
@@ -201,6 +209,7 @@ void HttpConnection::handle_create() {
   upload->created_unix_ms = unix_ms_now();
   upload->updated_unix_ms = upload->created_unix_ms;
   upload->data_fd = files.value().data_fd;
+  upload->direct_fd = files.value().direct_fd;
   upload->record_fd = files.value().record_fd;
   storage::RecordHeader header{upload->id, upload->created_unix_ms, upload->length,
                                upload->metadata};
@@ -238,12 +247,7 @@ void HttpConnection::on_record_created(Status status) {
   if (upload_->length == 0) {
     reactor_->stats().uploads_completed.fetch_add(1, std::memory_order_relaxed);
   }
-  if (shutting_down_) {
-    state_ = State::kSending;
-    respond_error(503, "server is shutting down", true);
-    return;
-  }
-  if (parser_.head().has_body()) {
+  if (parser_.head().has_body() && !shutting_down_) {
     AcquireOutcome out = acquire_upload(*upload_, self_owner());
     RINGEST_CHECK(out.result == AcquireOutcome::Result::kAcquired);
     owns_upload_ = true;
@@ -412,8 +416,23 @@ void HttpConnection::on_upload_owned() {
     do_delete();
     return;
   }
+  bool newer_waiting;
+  {
+    std::lock_guard lock(upload_->mu);
+    newer_waiting = upload_->has_waiter;
+  }
+  if (newer_waiting) {
+    // A newer request asked for this upload while this one waited: it wins (its abort may
+    // have arrived before our handoff).
+    release_upload_ownership();
+    respond_error(409, "a newer request for this upload replaced this one");
+    return;
+  }
   const RequestHead& head = parser_.head();
-  int64_t body_bytes = head.chunked ? -1 : static_cast<int64_t>(head.content_length);
+  int64_t body_bytes = head.chunked ? -1
+                       : head.content_length > static_cast<uint64_t>(INT64_MAX)
+                           ? INT64_MAX
+                           : static_cast<int64_t>(head.content_length);
   switch (check_append(committed, upload_->length, request_offset_, body_bytes)) {
     case AppendCheck::kOffsetMismatch:
       release_upload_ownership();
@@ -435,7 +454,12 @@ void HttpConnection::start_patch_body() {
     std::lock_guard lock(upload_->mu);
     committed_before_ = upload_->committed_offset;
   }
-  writer_.begin(upload_, request_offset_);
+  acc_slot_ = -1;
+  stash_len_ = 0;
+  direct_ = upload_->direct_fd >= 0 && direct_begin();
+  writer_.begin(upload_, request_offset_,
+                direct_ ? request_offset_ - request_offset_ % kDirectBlock : request_offset_,
+                direct_);
   state_ = State::kReadBody;
   process_body();
 }

@@ -13,6 +13,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 echo "== release build"
 ctest --test-dir build --no-tests=error --output-on-failure -j2 --timeout 600 || status=1
+echo "== release build, --io-mode buffered (the same black-box tests on the other data path)"
+RINGEST_TEST_IO_MODE=buffered ctest --test-dir build --no-tests=error --output-on-failure -j2 \
+  --timeout 600 -L 'integration|fault' || status=1
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 ctest --test-dir build-asan --no-tests=error --output-on-failure -j2 --timeout 900 || status=1
 exit $status

@@ -27,6 +27,10 @@ offset fdatasync'd first.
   --max-connections N         connections per reactor (default 1024)
   --max-head-bytes N          request line plus headers; larger gets 431 (default 8K)
   --max-headers N             header count; more gets 431 (default 64)
+  --io-mode MODE              direct (default): data files opened O_DIRECT, 4 KiB-aligned
+                              writes straight from the registered buffers; falls back to
+                              buffered per upload where the filesystem refuses O_DIRECT.
+                              buffered: page-cache writes.
   --shutdown-timeout-ms N     SIGTERM/SIGINT: time to drain before exiting (default 10000)
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
@@ -158,6 +162,14 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
     } else if (flag == "--shutdown-timeout-ms") {
       if (!parse_u32(value, 0, 3600000, &c.shutdown_timeout_ms)) {
         return fail("--shutdown-timeout-ms wants 0..3600000, got '" + value + "'");
+      }
+    } else if (flag == "--io-mode") {
+      if (value == "direct") {
+        c.io_mode = IoMode::kDirect;
+      } else if (value == "buffered") {
+        c.io_mode = IoMode::kBuffered;
+      } else {
+        return fail("--io-mode wants direct or buffered, got '" + value + "'");
       }
     } else if (flag == "--fault-plan") {
       c.fault_plan = value;

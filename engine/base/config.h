@@ -7,6 +7,9 @@
 
 namespace ringest {
 
+// How body bytes reach the data file.
+enum class IoMode { kBuffered, kDirect };
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
@@ -21,6 +24,7 @@ struct Config {
   uint32_t max_head_bytes = 8192;                     // request line + headers
   uint32_t max_headers = 64;
   uint32_t shutdown_timeout_ms = 10000;
+  IoMode io_mode = IoMode::kDirect;                   // O_DIRECT where the filesystem has it
   std::string fault_plan;                             // test-only, see engine/io/fault_plan.h
 };
 

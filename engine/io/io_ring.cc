@@ -3,6 +3,8 @@
 #endif
 #include "engine/io/io_ring.h"
 
+#include "engine/base/log.h"
+
 #include <cerrno>
 #include <poll.h>
 
@@ -129,10 +131,22 @@ void IoRing::cancel_fd(int fd) {
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+namespace {
+// Successful messages post no CQE on the sender (CQE_SKIP_SUCCESS); a failed one lands here.
+class MessageFailureLog final : public CompletionHandler {
+ public:
+  void on_completion(Completion*, int res, uint32_t) override {
+    RINGEST_LOG_ERROR("cross-reactor message failed: %s", std::strerror(-res));
+  }
+};
+MessageFailureLog g_message_failure_log;
+Completion g_message_failed{&g_message_failure_log, 0};
+}  // namespace
+
 void IoRing::send_message(int target_ring_fd, Completion* target, uint32_t payload) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_msg_ring(sqe, target_ring_fd, payload, to_user_data(target), 0);
-  io_uring_sqe_set_data64(sqe, 0);
+  io_uring_sqe_set_data64(sqe, to_user_data(&g_message_failed));
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 

@@ -45,8 +45,15 @@ DataDir::~DataDir() {
   }
 }
 
-Status DataDir::open(const std::string& path, std::string* error) {
+int DataDir::open_direct(const std::string& id) {
+  if (!direct_) return -1;
+  // tmpfs and some other filesystems refuse O_DIRECT (EINVAL): such uploads stay buffered.
+  return openat(uploads_fd_, (id + ".bin").c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+}
+
+Status DataDir::open(const std::string& path, bool direct, std::string* error) {
   path_ = path;
+  direct_ = direct;
   // mkdir -p for the data dir itself.
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
@@ -96,6 +103,7 @@ Result<UploadFiles> DataDir::create_upload_files(const std::string& id, uint64_t
     files.record_fd = openat(uploads_fd_, rec.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (files.record_fd < 0) err = errno;
   }
+  if (err == 0) files.direct_fd = open_direct(id);
   if (err != 0) {
     ::close(files.data_fd);
     unlinkat(uploads_fd_, bin.c_str(), 0);
@@ -110,8 +118,10 @@ Result<UploadFiles> DataDir::create_upload_files(const std::string& id, uint64_t
 
 void DataDir::remove_upload_files(const std::string& id) {
   // The record goes first: a crash in between leaves an orphan .bin, which recovery removes.
+  // The directory sync makes a 204 to DELETE stick across a crash.
   unlinkat(uploads_fd_, (id + ".rec").c_str(), 0);
   unlinkat(uploads_fd_, (id + ".bin").c_str(), 0);
+  fsync(uploads_fd_);
 }
 
 void DataDir::quarantine(const std::string& id, const char* reason) {
@@ -169,6 +179,9 @@ RecoveryReport DataDir::recover() {
       ++report.quarantined;
       continue;
     }
+    // What we read may exist only in the page cache (a crash between a slot write and its
+    // fdatasync): make it durable before anything is reported from it.
+    fdatasync(record_fd);
     DecodedRecord decoded = decode_record(bytes.data(), bytes.size(), id);
     if (decoded.error != RecordError::kOk) {
       ::close(record_fd);
@@ -186,7 +199,13 @@ RecoveryReport DataDir::recover() {
       ++report.quarantined;
       continue;
     }
-    report.uploads.push_back({std::move(decoded.header), decoded.state, {data_fd, record_fd}});
+    fdatasync(data_fd);
+    report.uploads.push_back(
+        {std::move(decoded.header), decoded.state, {data_fd, open_direct(id), record_fd}});
+  }
+  if (report.quarantined > 0 || report.orphans_removed > 0) {
+    fsync(uploads_fd_);
+    fsync(quarantine_fd_);
   }
   return report;
 }

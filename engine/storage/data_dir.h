@@ -19,7 +19,8 @@
 namespace ringest::storage {
 
 struct UploadFiles {
-  int data_fd = -1;
+  int data_fd = -1;    // buffered: reads (GET), recovery, fdatasync
+  int direct_fd = -1;  // the same file opened O_DIRECT, or -1 (buffered mode / unsupported)
   int record_fd = -1;
 };
 
@@ -43,7 +44,8 @@ class DataDir {
   ~DataDir();
 
   // Creates the layout if missing and takes the lock. Fails if another server holds it.
-  Status open(const std::string& path, std::string* error);
+  // `direct`: also open data files with O_DIRECT where the filesystem supports it.
+  Status open(const std::string& path, bool direct, std::string* error);
 
   // Creates both files of a new upload (O_EXCL) and preallocates the data file. On failure
   // nothing is left behind.
@@ -59,12 +61,14 @@ class DataDir {
 
  private:
   void quarantine(const std::string& id, const char* reason);
+  int open_direct(const std::string& id);
 
   std::string path_;
   int dir_fd_ = -1;
   int uploads_fd_ = -1;
   int quarantine_fd_ = -1;
   int lock_fd_ = -1;
+  bool direct_ = false;
 };
 
 }  // namespace ringest::storage

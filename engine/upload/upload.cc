@@ -8,6 +8,7 @@ namespace ringest {
 
 Upload::~Upload() {
   if (data_fd >= 0) ::close(data_fd);
+  if (direct_fd >= 0) ::close(direct_fd);
   if (record_fd >= 0) ::close(record_fd);
 }
 

@@ -65,6 +65,7 @@ class Upload {
   std::string metadata;
   uint64_t created_unix_ms = 0;
   int data_fd = -1;
+  int direct_fd = -1;  // O_DIRECT descriptor of the data file, -1 when writes are buffered
   int record_fd = -1;
 
   // Guarded by mu.

@@ -1,7 +1,10 @@
 #include "engine/upload/upload_writer.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+
+#include <unistd.h>
 
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
@@ -30,12 +33,15 @@ void UploadWriter::init(IoRing* ring, BufferPool* pool, UploadWriterListener* li
   for (auto& c : create_ops_) c = {this, kTagCreate};
 }
 
-void UploadWriter::begin(Upload* upload, uint64_t offset) {
-  RINGEST_CHECK(!busy() && upload_ == nullptr);
+void UploadWriter::begin(Upload* upload, uint64_t offset, uint64_t write_from, bool direct) {
+  RINGEST_CHECK(!busy() && upload_ == nullptr && write_from <= offset);
   upload_ = upload;
+  direct_ = direct && upload->direct_fd >= 0;
+  write_fd_ = direct_ ? upload->direct_fd : upload->data_fd;
+  RINGEST_CHECK(direct_ || write_from == offset);
   head_ = 0;
   in_flight_ = 0;
-  next_offset_ = offset;
+  next_offset_ = write_from;
   committed_ = offset;
   failed_at_ = UINT64_MAX;
   failed_ = false;
@@ -47,21 +53,37 @@ void UploadWriter::begin(Upload* upload, uint64_t offset) {
 
 void UploadWriter::end() {
   RINGEST_CHECK(!busy());
+  if (tail_slot_ >= 0) pool_->unref(tail_slot_);
+  tail_slot_ = -1;
   upload_ = nullptr;
 }
 
-void UploadWriter::write(int slot, const char* data, uint32_t len) {
-  RINGEST_CHECK(can_write() && len > 0);
-  RINGEST_CHECK(next_offset_ + len <= upload_->length);
+void UploadWriter::set_tail(int slot, const char* block, uint32_t logical_len) {
+  RINGEST_CHECK(direct_ && tail_slot_ < 0 && logical_len > 0 && logical_len < kDirectBlock);
+  RINGEST_CHECK(reinterpret_cast<uintptr_t>(block) % kDirectBlock == 0);
+  pool_->ref(slot);
+  tail_slot_ = slot;
+  tail_block_ = block;
+  tail_len_ = logical_len;
+}
+
+void UploadWriter::write(int slot, const char* data, uint32_t len, uint32_t logical_len) {
+  RINGEST_CHECK(can_write() && len > 0 && logical_len <= len);
+  RINGEST_CHECK(next_offset_ + logical_len <= upload_->length);
+  if (direct_) {
+    RINGEST_CHECK(len % kDirectBlock == 0 && next_offset_ % kDirectBlock == 0);
+    RINGEST_CHECK(reinterpret_cast<uintptr_t>(data) % kDirectBlock == 0);
+  }
   WriteOp& op = ops_[(head_ + in_flight_) % kMaxWrites];
   pool_->ref(slot);
   op.slot = slot;
   op.data = data;
   op.len = len;
   op.offset = next_offset_;
+  op.logical_len = logical_len;
   op.done = false;
   ++in_flight_;
-  next_offset_ += len;
+  next_offset_ += logical_len;
   submit_write(op);
 }
 
@@ -81,7 +103,7 @@ void UploadWriter::submit_write(WriteOp& op) {
       return;
     }
   }
-  ring_->prep_write_fixed(&op.completion, upload_->data_fd, op.data, op.len, op.offset);
+  ring_->prep_write_fixed(&op.completion, write_fd_, op.data, op.len, op.offset);
 }
 
 uint64_t UploadWriter::landed_prefix() const {
@@ -102,14 +124,29 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       op->injected = 0;
     } else if (g_fault_plan && res > 1 && static_cast<uint32_t>(res) == op->len &&
                g_fault_plan->shorten(FaultOp::kDataWrite)) {
-      res /= 2;  // the kernel wrote it all; rewriting the rest is harmless and must happen
+      // The kernel wrote it all; reporting less makes the writer rewrite the rest (harmless),
+      // at a block boundary in O_DIRECT mode.
+      int shortened = res / 2;
+      if (direct_) shortened &= ~static_cast<int>(kDirectBlock - 1);
+      if (shortened > 0) res = shortened;
+    }
+    if (direct_ && res > 0 && static_cast<uint32_t>(res) < op->len) {
+      res &= ~static_cast<int>(kDirectBlock - 1);  // O_DIRECT resumes at a block boundary
+      if (res == 0) {
+        submit_write(*op);
+        return;
+      }
     }
     if (res > 0 && static_cast<uint32_t>(res) < op->len) {
       // A short write is completed, never silently truncated.
-      bytes_written_->fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
+      bytes_written_->fetch_add(std::min<uint64_t>(static_cast<uint64_t>(res), op->logical_len),
+                                std::memory_order_relaxed);
       op->data += res;
       op->offset += static_cast<uint64_t>(res);
       op->len -= static_cast<uint32_t>(res);
+      op->logical_len = op->logical_len > static_cast<uint32_t>(res)
+                            ? op->logical_len - static_cast<uint32_t>(res)
+                            : 0;
       submit_write(*op);
       return;
     }
@@ -119,7 +156,7 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       failed_ = true;
       if (op->offset < failed_at_) failed_at_ = op->offset;
     } else {
-      bytes_written_->fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
+      bytes_written_->fetch_add(op->logical_len, std::memory_order_relaxed);
     }
     op->done = true;
     pool_->unref(op->slot);
@@ -178,6 +215,17 @@ void UploadWriter::progress() {
   uint64_t prefix = landed_prefix();
   if (finishing_) {
     if (in_flight_ > 0) return;
+    if (tail_slot_ >= 0) {
+      int slot = tail_slot_;
+      tail_slot_ = -1;
+      if (!failed_) {
+        finishing_ = false;  // write() is allowed once more, for the tail
+        write(slot, tail_block_, kDirectBlock, tail_len_);
+        finishing_ = true;
+      }
+      pool_->unref(slot);  // write() took its own reference
+      if (in_flight_ > 0) return;
+    }
     if (prefix > committed_ && !commit_failed_) {
       submit_commit(prefix);
       return;
@@ -188,7 +236,9 @@ void UploadWriter::progress() {
     }
     return;
   }
-  if (!commit_failed_ && prefix - committed_ >= checkpoint_bytes_) submit_commit(prefix);
+  if (!commit_failed_ && prefix > committed_ && prefix - committed_ >= checkpoint_bytes_) {
+    submit_commit(prefix);
+  }
 }
 
 void UploadWriter::submit_commit(uint64_t offset) {
@@ -202,6 +252,13 @@ void UploadWriter::submit_commit(uint64_t offset) {
   slot.flags = offset == upload_->length ? storage::kFlagComplete : 0;
   slot.updated_unix_ms = unix_ms_now();
   storage::encode_slot(slot, upload_->slot_buf);
+  if (direct_ && offset == upload_->length) {
+    // The padded last block may have grown the file past the upload's length; the data sync
+    // below makes the exact size durable with the bytes.
+    if (ftruncate(upload_->data_fd, static_cast<off_t>(upload_->length)) != 0) {
+      RINGEST_LOG_ERROR("upload %s: ftruncate: %s", upload_->id.c_str(), strerror(errno));
+    }
+  }
   commit_offset_ = offset;
   commit_ok_ = true;
   commit_in_flight_ = 3;

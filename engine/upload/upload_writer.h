@@ -38,6 +38,9 @@ class UploadWriterListener {
   ~UploadWriterListener() = default;
 };
 
+// O_DIRECT alignment of file offsets, lengths and buffer addresses.
+inline constexpr uint32_t kDirectBlock = 4096;
+
 class UploadWriter final : public CompletionHandler {
  public:
   static constexpr int kMaxWrites = 17;  // buffers_per_connection (<= 16) + one pipelined slot
@@ -50,10 +53,21 @@ class UploadWriter final : public CompletionHandler {
             uint64_t checkpoint_bytes, int max_writes, std::atomic<uint64_t>* bytes_written,
             std::atomic<uint64_t>* commits);
 
-  // Starts a request appending at `offset` (== the upload's committed offset).
-  void begin(Upload* upload, uint64_t offset);
+  // Starts a request appending at `offset` (== the upload's committed offset). In O_DIRECT
+  // mode (upload->direct_fd >= 0) writes are whole 4 KiB blocks, so the first one starts at
+  // `write_from` = the block boundary at or before `offset` (its head is the committed prefix of
+  // that block, re-written unchanged).
+  // `direct` false: this request writes through the page cache even if the upload has an
+  // O_DIRECT descriptor (mixing is coherent on Linux; both are covered by fdatasync).
+  void begin(Upload* upload, uint64_t offset, uint64_t write_from, bool direct);
+  bool direct() const { return direct_; }
   bool can_write() const { return !finishing_ && !failed_ && in_flight_ < max_writes_; }
-  void write(int slot, const char* data, uint32_t len);
+  // `logical_len` (<= len) is how many of the bytes are upload bytes: the O_DIRECT tail block is
+  // written padded to 4 KiB but only advances the upload by what the client sent.
+  void write(int slot, const char* data, uint32_t len, uint32_t logical_len);
+  void write(int slot, const char* data, uint32_t len) { write(slot, data, len, len); }
+  // O_DIRECT: the partial last block, written padded by finish() once the other writes landed.
+  void set_tail(int slot, const char* block, uint32_t logical_len);
   void finish();
   bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0 || create_in_flight_ > 0; }
   bool active() const { return upload_ != nullptr; }
@@ -78,6 +92,7 @@ class UploadWriter final : public CompletionHandler {
     const char* data = nullptr;
     uint32_t len = 0;
     uint64_t offset = 0;
+    uint32_t logical_len = 0;
     bool done = false;
     int injected = 0;  // FaultPlan: the NOP submitted instead completes with this error
   };
@@ -98,6 +113,11 @@ class UploadWriter final : public CompletionHandler {
   std::atomic<uint64_t>* commits_ = nullptr;
 
   Upload* upload_ = nullptr;
+  bool direct_ = false;
+  int write_fd_ = -1;
+  int tail_slot_ = -1;  // holds a pool reference while set
+  const char* tail_block_ = nullptr;
+  uint32_t tail_len_ = 0;
   WriteOp ops_[kMaxWrites];
   int head_ = 0;  // oldest op in submission order
   int in_flight_ = 0;

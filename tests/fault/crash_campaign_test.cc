@@ -279,7 +279,7 @@ TEST(GracefulShutdown, SigtermCommitsWhatArrivedAndExitsInTime) {
   }
   uint64_t total = sent[0] + sent[1] + sent[2] + sent[3];
   auto until = Clock::now() + std::chrono::seconds(20);
-  while (metric(port, "ringest_body_bytes_written_total") < total && Clock::now() < until) {
+  while (metric(port, "ringest_body_bytes_received_total") < total && Clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto t0 = Clock::now();

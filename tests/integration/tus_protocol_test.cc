@@ -343,6 +343,44 @@ TEST_F(TusProtocol, MethodOverrideTurnsPostIntoPatch) {
   EXPECT_EQ(r->header("upload-offset"), "3");
 }
 
+// Regression: a transfer coding other than chunked made the early-answer path abort the server.
+TEST_F(TusProtocol, UnsupportedTransferEncodingIs501AndTheServerLives) {
+  for (std::string target : {"/healthz", "/files/", "/nope"}) {
+    auto r = raw("GET " + target + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n");
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->status, 501) << target;
+  }
+  auto r = raw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// Regression: error answers to HEAD carried a body, which broke keep-alive framing.
+TEST_F(TusProtocol, ErrorAnswersToHeadHaveNoBody) {
+  Connection c(port_);
+  c.send_all("HEAD /files/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: t\r\n"
+             "Tus-Resumable: 1.0.0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r1 = c.read_response(true);
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 404);
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 200) << "the next response on the connection must parse";
+  EXPECT_EQ(r2->body, "ok\n");
+}
+
+// Regression: a Content-Length above 2^63 skipped the early 413 and got bytes committed.
+TEST_F(TusProtocol, HugeContentLengthIs413AndCommitsNothing) {
+  std::string loc = tus_create(port_, 10);
+  auto r = raw("PATCH " + loc +
+               " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+               "Content-Type: application/offset+octet-stream\r\n"
+               "Content-Length: 9223372036854775813\r\n\r\nabcde");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(head_offset(port_, loc), 0u);
+}
+
 TEST_F(TusProtocol, UploadIdsAreRandomAndUnique) {
   std::set<std::string> ids;
   for (int i = 0; i < 20; ++i) ids.insert(tus_create(port_, 1));

@@ -188,7 +188,7 @@ TEST_F(Durability, DisconnectMidPatchCommitsWhatArrivedThenResumeCompletes) {
     ASSERT_TRUE(c.send_all(patch_head(loc, kMiB, size - kMiB)));
     ASSERT_TRUE(c.send_all(data.data() + kMiB, 3 * kMiB));
     ASSERT_TRUE(wait_until(
-        [&] { return metric(port_, "ringest_body_bytes_written_total") >= 4 * kMiB; }));
+        [&] { return metric(port_, "ringest_body_bytes_received_total") >= 4 * kMiB; }));
     c.close_now();  // vanish mid-body
   }
   ASSERT_TRUE(wait_until([&] { return head_offset(port_, loc) == 4 * kMiB; }))
@@ -270,7 +270,7 @@ TEST_F(Durability, NewPatchTakesOverAStalledOneAfterCommittingItsBytes) {
   ASSERT_TRUE(stalled.send_all(patch_head(loc, 0, size)));
   ASSERT_TRUE(stalled.send_all(data.data(), 2 * kMiB));
   ASSERT_TRUE(
-      wait_until([&] { return metric(port_, "ringest_body_bytes_written_total") >= 2 * kMiB; }));
+      wait_until([&] { return metric(port_, "ringest_body_bytes_received_total") >= 2 * kMiB; }));
   // The stalled client keeps its socket open. A new PATCH from where it got to wins.
   auto r = tus_patch(port_, loc, 2 * kMiB, std::string_view(data).substr(2 * kMiB));
   ASSERT_TRUE(r);
@@ -289,7 +289,7 @@ TEST_F(Durability, TakeoverWithAStaleOffsetGets409AndTheCommittedOffset) {
   ASSERT_TRUE(stalled.send_all(patch_head(loc, 0, size)));
   ASSERT_TRUE(stalled.send_all(data.data(), 3 * kMiB));
   ASSERT_TRUE(
-      wait_until([&] { return metric(port_, "ringest_body_bytes_written_total") >= 3 * kMiB; }));
+      wait_until([&] { return metric(port_, "ringest_body_bytes_received_total") >= 3 * kMiB; }));
   auto r = tus_patch(port_, loc, 0, std::string_view(data));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 409);
@@ -331,7 +331,7 @@ TEST_F(Durability, HeadDoesNotDisturbAnUploadInFlight) {
   ASSERT_TRUE(c.send_all(patch_head(loc, 0, size)));
   ASSERT_TRUE(c.send_all(data.data(), 2 * kMiB));
   ASSERT_TRUE(
-      wait_until([&] { return metric(port_, "ringest_body_bytes_written_total") >= 2 * kMiB; }));
+      wait_until([&] { return metric(port_, "ringest_body_bytes_received_total") >= 2 * kMiB; }));
   for (int i = 0; i < 5; ++i) {
     auto h = tus_head(port_, loc);
     ASSERT_TRUE(h);

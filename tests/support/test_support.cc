@@ -60,6 +60,11 @@ void Server::start() {
   std::vector<std::string> args = {RINGESTD_PATH, "--listen",
                                    "127.0.0.1:" + std::to_string(fixed_port_), "--data-dir",
                                    data_dir_};
+  // RINGEST_TEST_IO_MODE=buffered runs every black-box test against the other data path.
+  if (const char* mode = std::getenv("RINGEST_TEST_IO_MODE"); mode && *mode) {
+    args.push_back("--io-mode");
+    args.push_back(mode);
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::string err_path = stderr_path();
   pid_ = fork();
