@@ -1,0 +1,3 @@
+module ringest/bench/peers/goseek
+
+go 1.19
