@@ -89,11 +89,11 @@ void serve(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:0";
+  std::string address = "127.0.0.1:0";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--listen") == 0) listen = argv[i + 1];
+    if (std::strcmp(argv[i], "--listen") == 0) address = argv[i + 1];
   }
-  size_t colon = listen.rfind(':');
+  size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     std::fprintf(stderr, "usage: ringest-sink --listen HOST:PORT\n");
     return 2;
@@ -101,9 +101,9 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(listen.c_str() + colon + 1)));
-  if (inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    std::fprintf(stderr, "ringest-sink: bad address %s\n", listen.c_str());
+  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
+  if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    std::fprintf(stderr, "ringest-sink: bad address %s\n", address.c_str());
     return 2;
   }
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   }
   socklen_t len = sizeof addr;
   getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::printf("listening on http://%s:%u\n", listen.substr(0, colon).c_str(), ntohs(addr.sin_port));
+  std::printf("listening on http://%s:%u\n", address.substr(0, colon).c_str(), ntohs(addr.sin_port));
   std::fflush(stdout);
   for (;;) {
     int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
