@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -186,6 +187,116 @@ TEST(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
   EXPECT_GE(completed.load(), clients);
   EXPECT_GT(checks, rounds);
 }
+
+#ifdef RINGEST_CLIENT_PATH
+// Max offset per upload URL from `ringest --log-offsets` files ("ms status method url offset").
+std::map<std::string, uint64_t> offsets_in_logs(const std::vector<std::string>& paths) {
+  std::map<std::string, uint64_t> max;
+  for (const std::string& path : paths) {
+    std::istringstream lines(read_file(path));
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string ms, status, method, url;
+      uint64_t offset = 0;
+      if (!(fields >> ms >> status >> method >> url >> offset)) continue;  // a torn last line
+      uint64_t& m = max[url];
+      if (offset > m) m = offset;
+    }
+  }
+  return max;
+}
+
+// The same campaign with the client users run: 8 `ringest upload` processes (retrying with
+// short backoff) upload again and again while the server is SIGKILLed at random moments; every
+// offset they were told (their --log-offsets files) must still be there after each restart.
+TEST(CrashCampaign, RealClientsResumeThroughSigkills) {
+  const int rounds = env_int("RINGEST_CAMPAIGN_ROUNDS", 20);
+  const int clients = 8;
+  const size_t size = 24 * kMiB;
+  TempDir dir;
+  const uint16_t port = free_port();
+  std::vector<std::string> args = {"--checkpoint-bytes", "256K"};
+  auto server = std::make_unique<Server>(dir.path() + "/data", args, port);
+  server->start();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/files/";
+  std::vector<std::string> files, logs;
+  for (int c = 0; c < clients; ++c) {
+    files.push_back(dir.path() + "/file" + std::to_string(c));
+    logs.push_back(dir.path() + "/offsets" + std::to_string(c));
+    std::ofstream(files.back(), std::ios::binary) << random_bytes(size, 900 + c);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> uploads_done{0}, client_failures{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      while (!stop.load()) {
+        std::string cmd = std::string(RINGEST_CLIENT_PATH) + " upload " + files[c] + " " + url +
+                          " --quiet --chunk-bytes 512K --retries 200 --retry-delay-ms 10"
+                          " --max-retry-delay-ms 100 --timeout 10 --state-file " + dir.path() +
+                          "/state" + std::to_string(c) + " --log-offsets " + logs[c] +
+                          " > /dev/null 2>> " + dir.path() + "/client.err";
+        int status = std::system(cmd.c_str());
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+          ++uploads_done;
+        } else {
+          ++client_failures;
+          return;
+        }
+      }
+    });
+  }
+  std::mt19937 rng(777);
+  int violations = 0, checks = 0;
+  std::set<std::string> checked_complete;
+  try {
+    for (int round = 0; round < rounds; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 200));
+      auto told = offsets_in_logs(logs);
+      server->kill9();
+      server = std::make_unique<Server>(dir.path() + "/data", args, port);
+      server->start();
+      for (const auto& [upload_url, offset] : told) {
+        // A finished upload is checked after the first restart that follows; later rounds
+        // only look at uploads still in progress (the checks would otherwise grow with time).
+        if (offset == size && !checked_complete.insert(upload_url).second) continue;
+        std::string location = upload_url.substr(upload_url.find("/files/"));
+        auto now = head_offset(port, location);
+        ++checks;
+        if (!now || *now < offset) {
+          ++violations;
+          ADD_FAILURE() << "round " << round << ": " << location << " was reported at " << offset
+                        << ", after restart " << (now ? std::to_string(*now) : "missing");
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "campaign stopped: " << e.what();
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  // Every upload the clients finished is byte-exact on the server.
+  int verified = 0, complete = 0;
+  std::set<std::string> sources;
+  for (const std::string& f : files) sources.insert(sha256_file(f));
+  for (const auto& [upload_url, offset] : offsets_in_logs(logs)) {
+    if (offset != size) continue;
+    ++complete;
+    if (sources.count(sha256_file(dir.path() + "/data/uploads/" + id_of(upload_url) + ".bin"))) {
+      ++verified;
+    }
+  }
+  std::printf("real-client campaign: %d rounds, %d offset checks, %d violations, %d uploads "
+              "finished by clients, %d complete on the server, %d verified\n",
+              rounds, checks, violations, uploads_done.load(), complete, verified);
+  EXPECT_EQ(violations, 0);
+  EXPECT_EQ(client_failures.load(), 0) << read_file(dir.path() + "/client.err");
+  EXPECT_GE(uploads_done.load(), clients);
+  EXPECT_EQ(verified, complete);
+  EXPECT_GE(complete, uploads_done.load());
+}
+#endif
 
 // Power loss, simulated honestly with the fault seam: ringestd logs every commit the moment it
 // is durable (synclog); after SIGKILL the test throws away everything that log does not cover:

@@ -132,16 +132,23 @@ std::string Response::header(const std::string& lowercase_name) const {
 }
 
 Connection::Connection(uint16_t port, int timeout_ms) {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-    throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
+  for (int attempt = 0;; ++attempt) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
+    int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    // A signal (a child of the test exiting) can interrupt connect: try again, a few times.
+    if (err != EINTR || attempt == 5) {
+      throw std::runtime_error(std::string("connect failed: ") + std::strerror(err));
+    }
   }
 }
 
