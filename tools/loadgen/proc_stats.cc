@@ -1,15 +1,41 @@
 #include "tools/loadgen/proc_stats.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace ringest::loadgen {
 
-std::optional<double> process_cpu_seconds(int pid) {
+namespace {
+
+// The server and its direct children: nginx serves from worker processes under its master.
+std::vector<int> process_tree(int pid) {
+  std::vector<int> pids = {pid};
+  DIR* proc = opendir("/proc");
+  if (!proc) return pids;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 1));
+    std::string state;
+    int ppid = 0;
+    if (fields >> state >> ppid && ppid == pid) pids.push_back(std::atoi(e->d_name));
+  }
+  closedir(proc);
+  return pids;
+}
+
+std::optional<double> one_process_cpu_seconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (!std::getline(in, line)) return std::nullopt;
@@ -27,7 +53,7 @@ std::optional<double> process_cpu_seconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(ticks);
 }
 
-std::optional<double> process_peak_rss_mib(int pid) {
+std::optional<double> one_process_peak_rss_mib(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
@@ -39,6 +65,28 @@ std::optional<double> process_peak_rss_mib(int pid) {
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<double> process_cpu_seconds(int pid) {
+  std::optional<double> total = one_process_cpu_seconds(pid);
+  if (!total) return std::nullopt;
+  for (int child : process_tree(pid)) {
+    if (child == pid) continue;
+    if (auto c = one_process_cpu_seconds(child)) *total += *c;
+  }
+  return total;
+}
+
+std::optional<double> process_peak_rss_mib(int pid) {
+  std::optional<double> total = one_process_peak_rss_mib(pid);
+  if (!total) return std::nullopt;
+  for (int child : process_tree(pid)) {
+    if (child == pid) continue;
+    if (auto c = one_process_peak_rss_mib(child)) *total += *c;
+  }
+  return total;
 }
 
 double self_cpu_seconds() {

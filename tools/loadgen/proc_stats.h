@@ -6,9 +6,10 @@
 
 namespace ringest::loadgen {
 
-// utime + stime of every thread of `pid` so far, in seconds (/proc/PID/stat, clock ticks).
+// utime + stime of every thread of `pid` and of its direct children (nginx's workers) so far, in
+// seconds (/proc/PID/stat, clock ticks).
 std::optional<double> process_cpu_seconds(int pid);
-// VmHWM of `pid` in MiB (/proc/PID/status): its peak resident set since it started.
+// VmHWM of `pid` plus that of its direct children, in MiB (/proc/PID/status): peak resident sets.
 std::optional<double> process_peak_rss_mib(int pid);
 // User + system CPU of this process so far (getrusage), all threads, in seconds.
 double self_cpu_seconds();
