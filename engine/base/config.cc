@@ -31,7 +31,8 @@ offset fdatasync'd first.
                               writes straight from the registered buffers; falls back to
                               buffered per upload where the filesystem refuses O_DIRECT.
                               buffered: page-cache writes.
-  --shutdown-timeout-ms N     SIGTERM/SIGINT: time to drain before exiting (default 10000)
+  --shutdown-timeout S        SIGTERM/SIGINT: seconds to drain before exiting (default 10)
+  --shutdown-timeout-ms N     the same in milliseconds
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
   --help                      this text
@@ -159,6 +160,15 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
       if (!parse_u32(value, 8, 1024, &c.max_headers)) {
         return fail("--max-headers wants 8..1024, got '" + value + "'");
       }
+    } else if (flag == "--shutdown-timeout") {
+      // Seconds, as an operator writes it: "10" or "10s".
+      std::string seconds = value;
+      if (!seconds.empty() && seconds.back() == 's') seconds.pop_back();
+      uint32_t s = 0;
+      if (!parse_u32(seconds, 0, 3600, &s)) {
+        return fail("--shutdown-timeout wants seconds (0..3600), got '" + value + "'");
+      }
+      c.shutdown_timeout_ms = s * 1000;
     } else if (flag == "--shutdown-timeout-ms") {
       if (!parse_u32(value, 0, 3600000, &c.shutdown_timeout_ms)) {
         return fail("--shutdown-timeout-ms wants 0..3600000, got '" + value + "'");
