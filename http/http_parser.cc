@@ -150,6 +150,17 @@ int HttpParser::fail_in_callback(const char* reason) {
   return -1;
 }
 
+// A header name or value may arrive in several pieces; they are contiguous in the arena.
+int HttpParser::append_token(const char* at, size_t len) {
+  if (token_start_ == nullptr) token_start_ = arena_ + arena_used_;
+  if (!append(at, len)) {
+    error_ = ParseError::kHeadTooLarge;
+    error_reason_ = "request head too large";
+    return -1;
+  }
+  return 0;
+}
+
 bool HttpParser::append(const char* at, size_t len) {
   if (len > arena_bytes_ - arena_used_) return false;
   std::memcpy(arena_ + arena_used_, at, len);
@@ -193,13 +204,7 @@ int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
     self->error_reason_ = "too many headers";
     return -1;
   }
-  if (self->token_start_ == nullptr) self->token_start_ = self->arena_ + self->arena_used_;
-  if (!self->append(at, len)) {
-    self->error_ = ParseError::kHeadTooLarge;
-    self->error_reason_ = "request head too large";
-    return -1;
-  }
-  return 0;
+  return self->append_token(at, len);
 }
 
 int HttpParser::on_header_field_complete(llhttp_t* p) {
@@ -218,14 +223,7 @@ int HttpParser::on_header_field_complete(llhttp_t* p) {
 }
 
 int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
-  auto* self = static_cast<HttpParser*>(p->data);
-  if (self->token_start_ == nullptr) self->token_start_ = self->arena_ + self->arena_used_;
-  if (!self->append(at, len)) {
-    self->error_ = ParseError::kHeadTooLarge;
-    self->error_reason_ = "request head too large";
-    return -1;
-  }
-  return 0;
+  return static_cast<HttpParser*>(p->data)->append_token(at, len);
 }
 
 int HttpParser::on_header_value_complete(llhttp_t* p) {

@@ -108,6 +108,7 @@ class HttpParser {
   static int on_message_complete(llhttp_t* p);
 
   bool append(const char* at, size_t len);
+  int append_token(const char* at, size_t len);
   int fail_in_callback(const char* reason);
   Step fail(ParseError error, const char* reason, size_t consumed);
   void start_head();
