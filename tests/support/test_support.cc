@@ -47,8 +47,12 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() { nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-Server::Server(std::string data_dir, std::vector<std::string> extra_args, uint16_t port)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)), fixed_port_(port) {}
+Server::Server(std::string data_dir, std::vector<std::string> extra_args, uint16_t port,
+               std::string binary)
+    : data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)),
+      fixed_port_(port),
+      binary_(binary.empty() ? std::string(RINGESTD_PATH) : std::move(binary)) {}
 
 Server::~Server() {
   if (pid_ > 0) kill9();
@@ -57,11 +61,12 @@ Server::~Server() {
 void Server::start() {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> args = {RINGESTD_PATH, "--listen",
+  std::vector<std::string> args = {binary_, "--listen",
                                    "127.0.0.1:" + std::to_string(fixed_port_), "--data-dir",
                                    data_dir_};
   // RINGEST_TEST_IO_MODE=buffered runs every black-box test against the other data path.
-  if (const char* mode = std::getenv("RINGEST_TEST_IO_MODE"); mode && *mode) {
+  const char* mode = std::getenv("RINGEST_TEST_IO_MODE");
+  if (binary_ == RINGESTD_PATH && mode && *mode) {
     args.push_back("--io-mode");
     args.push_back(mode);
   }

@@ -30,8 +30,9 @@ class TempDir {
 class Server {
  public:
   // `port` 0 lets the server pick one; a fixed port lets a restarted server keep its address.
+  // `binary`: another server that speaks the same command line (the naive baseline).
   explicit Server(std::string data_dir, std::vector<std::string> extra_args = {},
-                  uint16_t port = 0);
+                  uint16_t port = 0, std::string binary = {});
   ~Server();  // SIGKILLs the child if it still runs
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -50,6 +51,7 @@ class Server {
   std::string data_dir_;
   std::vector<std::string> extra_args_;
   uint16_t fixed_port_ = 0;
+  std::string binary_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string first_line_;
