@@ -105,103 +105,20 @@ std::string send_streamed_body(Connection& c, const std::string& head, uint64_t 
   return sha.hex();
 }
 
-// The real naive-readall binary as a child process on 127.0.0.1:0. Only this PID is ever signalled.
-class NaiveServer {
- public:
-  explicit NaiveServer(std::string data_dir, uint64_t address_space_limit = 0)
-      : data_dir_(std::move(data_dir)) {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> args = {NAIVE_READALL_PATH, "--listen", "127.0.0.1:0", "--data-dir",
-                                     data_dir_};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::string err_path = data_dir_ + ".stderr";
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(pipe_fds[1], STDOUT_FILENO);
-      int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (err >= 0) dup2(err, STDERR_FILENO);
-      if (address_space_limit > 0) {
-        rlimit limit{address_space_limit, address_space_limit};
-        setrlimit(RLIMIT_AS, &limit);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    ::close(pipe_fds[1]);
-    std::string text;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (text.find('\n') == std::string::npos) {
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now())
-                                      .count());
-      pollfd p{pipe_fds[0], POLLIN, 0};
-      if (left <= 0 || poll(&p, 1, left) <= 0) break;
-      char c[256];
-      ssize_t n = read(pipe_fds[0], c, sizeof c);
-      if (n <= 0) break;
-      text.append(c, static_cast<size_t>(n));
-    }
-    ::close(pipe_fds[0]);
-    first_line_ = text.substr(0, text.find('\n'));
-    constexpr std::string_view kPrefix = "listening on http://127.0.0.1:";
-    if (first_line_.rfind(kPrefix, 0) != 0) {
-      kill9();
-      throw std::runtime_error("naive-readall did not start; first line: '" + first_line_ + "'");
-    }
-    port_ = static_cast<uint16_t>(std::stoi(first_line_.substr(kPrefix.size())));
-  }
-  ~NaiveServer() { kill9(); }
-  NaiveServer(const NaiveServer&) = delete;
-  NaiveServer& operator=(const NaiveServer&) = delete;
-
-  // SIGTERM and wait (bounded); the waitpid status, or -1 after a timeout (then SIGKILLed).
-  int stop() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    kill9();
-    return -1;
-  }
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == 0) return true;
-    pid_ = -1;  // exited (and now reaped): never signal this PID again
-    return false;
-  }
-  pid_t pid() const { return pid_; }
-  uint16_t port() const { return port_; }
-  const std::string& first_line() const { return first_line_; }
-
- private:
-  std::string data_dir_;
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  std::string first_line_;
-};
+// The real naive-readall binary as a child process on 127.0.0.1:0 (test_support's Server,
+// pointed at the baseline). Only this PID is ever signalled.
+std::unique_ptr<Server> start_naive(const std::string& data_dir, uint64_t address_space_limit = 0) {
+  auto server = std::make_unique<Server>(data_dir, std::vector<std::string>{}, 0,
+                                         NAIVE_READALL_PATH);
+  server->set_address_space_limit(address_space_limit);
+  server->start();
+  return server;
+}
 
 class NaiveReadall : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<NaiveServer>(data_dir());
+    server_ = start_naive(data_dir());
     port_ = server_->port();
   }
   std::string data_dir() const { return dir_.path() + "/data"; }
@@ -226,7 +143,7 @@ class NaiveReadall : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<NaiveServer> server_;
+  std::unique_ptr<Server> server_;
   uint16_t port_ = 0;
 };
 
@@ -431,7 +348,7 @@ TEST_F(NaiveReadall, AllocationFailureAnswers500AndTheServerLivesOn) {
                   "it from starting, and its allocator reports OOM instead of throwing";
 #else
   server_.reset();
-  server_ = std::make_unique<NaiveServer>(data_dir(), 256 * kMiB);
+  server_ = start_naive(data_dir(), 256 * kMiB);
   port_ = server_->port();
   const uint64_t size = 256 * kMiB;
   std::string loc = tus_create(port_, size);

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,10 @@ void Server::start() {
     dup2(pipe_fds[1], STDOUT_FILENO);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (err >= 0) dup2(err, STDERR_FILENO);
+    if (address_space_limit_ > 0) {
+      rlimit limit{address_space_limit_, address_space_limit_};
+      setrlimit(RLIMIT_AS, &limit);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -122,6 +127,14 @@ int Server::stop(int timeout_ms) {
   }
   kill9();
   return -1;
+}
+
+bool Server::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == 0) return true;
+  pid_ = -1;
+  return false;
 }
 
 void Server::kill9() {

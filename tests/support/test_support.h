@@ -37,7 +37,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Applied in the child before exec (RLIMIT_AS), 0 for none: the naive baseline's OOM test.
+  void set_address_space_limit(uint64_t bytes) { address_space_limit_ = bytes; }
   void start();
+  // True while the child has not exited (an exited child is reaped and never signalled again).
+  bool running();
   // SIGTERM and wait; returns the exit status (as from waitpid) or -1 on timeout.
   int stop(int timeout_ms = 15000);
   void kill9();
@@ -52,6 +56,7 @@ class Server {
   std::vector<std::string> extra_args_;
   uint16_t fixed_port_ = 0;
   std::string binary_;
+  uint64_t address_space_limit_ = 0;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string first_line_;
