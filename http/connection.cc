@@ -2,12 +2,14 @@
 // The request handlers live in tus_routes.cc.
 #include "http/connection.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "engine/base/clock.h"
@@ -50,8 +52,75 @@ void HttpConnection::start(int fd) {
   shutting_down_ = false;
   keep_alive_ = true;
   close_after_response_ = false;
+  slow_reader_ = false;
+  timed_out_ = false;
   op_ = Op::kNone;
+  set_timer(Timer::kHead, context_->config->head_timeout_ms);  // from the accept
   arm_read();
+}
+
+void HttpConnection::set_timer(Timer which, uint32_t timeout_ms) {
+  if (which == Timer::kNone || timeout_ms == 0) {
+    pool_->disarm_timer(this);
+  } else {
+    pool_->arm_timer(this, which, monotonic_ms_now() + timeout_ms);
+  }
+}
+
+void HttpConnection::start_body_window() {
+  const Config& config = *context_->config;
+  window_start_ms_ = monotonic_ms_now();
+  window_bytes_ = 0;
+  window_throttled_ = false;
+  set_timer(Timer::kBody, config.min_body_rate > 0 ? config.body_rate_window_ms : 0);
+}
+
+void HttpConnection::on_timer(Timer which) {
+  // The pool has already unlinked this connection from its timer list.
+  const Config& config = *context_->config;
+  switch (which) {
+    case Timer::kNone:
+      return;
+    case Timer::kIdle:
+    case Timer::kHead:
+      if (state_ != State::kReadHead) return;
+      timed_out_ = true;
+      reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+      if (poll_pending_ || recv_pending_) {
+        reactor_->ring().cancel_fd(fd_);  // its completion sends the 408
+        return;
+      }
+      if (waiting) reactor_->pool().remove_waiter(this);
+      respond_timeout();
+      return;
+    case Timer::kBody: {
+      if (state_ != State::kReadBody) return;
+      uint64_t elapsed = monotonic_ms_now() - window_start_ms_;
+      uint64_t needed = uint64_t{config.min_body_rate} * elapsed / 1000;
+      bool waiting_on_client = poll_pending_ || recv_pending_;
+      if (window_throttled_ || window_bytes_ >= needed || !waiting_on_client) {
+        start_body_window();
+        return;
+      }
+      timed_out_ = true;
+      reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+      reactor_->ring().cancel_fd(fd_);  // the receive ends; what arrived is committed, then 408
+      return;
+    }
+    case Timer::kSend:
+      // The client stopped reading its response.
+      reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+      close();
+      return;
+  }
+}
+
+void HttpConnection::respond_timeout() {
+  set_timer(Timer::kNone, 0);
+  release_read_slot();  // a partial head is discarded
+  head_request_ = false;
+  keep_alive_ = false;
+  respond_error(408, "request timeout", true);
 }
 
 UploadOwner HttpConnection::self_owner() { return {reactor_, &mailbox_, generation_}; }
@@ -74,14 +143,17 @@ void HttpConnection::arm_read() {
     return;
   }
   BufferPool& pool = reactor_->pool();
-  if (read_slot_ >= 0 && parse_pos_ == data_end_ && !parser_.between_messages() &&
+  bool body = state_ == State::kReadBody;
+  if (body && !slow_reader_ && read_slot_ >= 0 && parse_pos_ == data_end_ &&
       pool.slot_bytes() - data_end_ >= kMinRecvBytes) {
-    post_recv();  // a head or body continues: receive into the rest of this slot
+    post_recv();  // a body streams in: receive into the rest of this slot
     return;
   }
   release_read_slot();
-  if (parser_.between_messages()) {
-    // Idle between requests: wait for readability without holding a buffer.
+  if (!body || slow_reader_) {
+    // Idle between requests, a head still coming (its bytes are already copied into the
+    // arena), or a slow body: wait for readability without holding a buffer, so slow or
+    // silent clients cannot take the pool from the others.
     reactor_->ring().prep_poll_in(&poll_, fd_);
     poll_pending_ = true;
     return;
@@ -93,6 +165,7 @@ void HttpConnection::acquire_slot_and_recv() {
   int slot = reactor_->pool().acquire();
   if (slot < 0) {
     reactor_->pool().add_waiter(this);  // backpressure: the pool is empty
+    window_throttled_ = true;
     return;
   }
   read_slot_ = slot;
@@ -140,10 +213,23 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
     return;
   }
   if (completion == &poll_) {
-    if (res < 0) {
-      close();
+    if (state_ == State::kReadHead && timed_out_) {
+      respond_timeout();
+    } else if (state_ != State::kReadHead && state_ != State::kReadBody) {
+      return;  // the request ended (abort, shutdown) while waiting
+    } else if (res < 0) {
+      peer_gone();  // cancelled (takeover, shutdown, timeout) or failed
+    } else if (state_ == State::kReadBody && (timed_out_ || abort_requested_)) {
+      end_body(abort_requested_ ? BodyEnd::kAborted : BodyEnd::kTimedOut);
     } else {
-      acquire_slot_and_recv();
+      slow_reader_ = false;  // bytes are waiting: receive them
+      if (state_ == State::kReadBody && direct_) {
+        direct_arm_read();
+      } else if (state_ == State::kReadBody && splice_) {
+        process_body();
+      } else {
+        acquire_slot_and_recv();
+      }
     }
   } else if (completion == &recv_ && state_ == State::kLinger) {
     if (res > 0 && monotonic_ms_now() < linger_deadline_ms_) {
@@ -152,7 +238,14 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
       close();
     }
   } else if (completion == &recv_) {
-    if (res > 0) {
+    if (res > 0 && state_ == State::kReadHead && timed_out_) {
+      respond_timeout();
+    } else if (res > 0) {
+      if (state_ == State::kReadHead && timer_ == Timer::kIdle) {
+        set_timer(Timer::kHead, context_->config->head_timeout_ms);  // a request begins
+      }
+      if (state_ == State::kReadBody) window_bytes_ += static_cast<uint32_t>(res);
+      slow_reader_ = static_cast<uint32_t>(res) < kMinRecvBytes;
       data_end_ += static_cast<uint32_t>(res);
       process_input();
     } else {
@@ -164,6 +257,7 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
       return;
     }
     send_pos_ += static_cast<uint32_t>(res);
+    set_timer(Timer::kSend, context_->config->idle_timeout_ms);  // progress
     if (send_pos_ < send_len_) {
       continue_send();
     } else {
@@ -216,6 +310,7 @@ void HttpConnection::process_head() {
       return;
     case HttpParser::Event::kHeadComplete:
       reactor_->stats().requests.fetch_add(1, std::memory_order_relaxed);
+      set_timer(Timer::kNone, 0);  // from here on the connection waits on the server
       handle_request();
       return;
     case HttpParser::Event::kError:
@@ -236,7 +331,11 @@ void HttpConnection::process_body() {
     end_body(BodyEnd::kStorageError);  // the writer's status says which (507, 500)
     return;
   }
-  if (!writer_.can_write()) return;  // on_writer_progress() calls back
+  if (splice_ && (writer_.splice_in_flight() || poll_pending_)) return;  // it calls back
+  if (!writer_.can_write()) {
+    window_throttled_ = true;  // the disk, not the client, holds the body back
+    return;                    // on_writer_progress() calls back
+  }
   if (direct_ && !direct_ensure_accumulator()) return;  // waits for a slot
   uint32_t avail = read_slot_ >= 0 ? data_end_ - parse_pos_ : 0;
   const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : kEmpty;
@@ -259,13 +358,22 @@ void HttpConnection::process_body() {
   } else {
     flush_body_span();
   }
+  if (splice_ && read_slot_ >= 0 && parse_pos_ == data_end_) {
+    release_read_slot();  // its writes hold their own references; the rest is spliced
+  }
   if (step.event == HttpParser::Event::kNeedMore && read_slot_ >= 0 && parse_pos_ < data_end_) {
     process_body();  // the accumulator limited this feed: more of this receive is waiting
     return;
   }
   switch (step.event) {
     case HttpParser::Event::kNeedMore:
-      if (writer_.can_write()) arm_read();
+      if (timed_out_) {
+        end_body(BodyEnd::kTimedOut);  // too slow: commit what arrived and answer 408
+      } else if (splice_ && read_slot_ < 0) {
+        splice_next();
+      } else if (writer_.can_write()) {
+        arm_read();
+      }
       return;
     case HttpParser::Event::kMessageComplete:
       end_body(BodyEnd::kComplete);
@@ -305,6 +413,70 @@ bool HttpConnection::on_body(const char* data, size_t len) {
   return true;
 }
 
+bool HttpConnection::ensure_pipe() {
+  if (pipe_read_ >= 0) return true;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    RINGEST_LOG_WARN("splice: no pipe (%s); this body is received into buffers",
+                     std::strerror(errno));
+    return false;
+  }
+  // The pipe is the connection's window, as large as the buffers it may hold in other modes
+  // (at most the kernel's pipe-max-size, 1 MiB by default).
+  const Config& config = *context_->config;
+  uint64_t want = uint64_t{config.buffer_bytes} * config.buffers_per_connection;
+  if (want > (1u << 20)) want = 1u << 20;
+  int size = fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(want));
+  if (size < 0) size = fcntl(fds[1], F_GETPIPE_SZ);
+  pipe_read_ = fds[0];
+  pipe_write_ = fds[1];
+  pipe_bytes_ = size > 0 ? static_cast<uint32_t>(size) : 65536;
+  return true;
+}
+
+void HttpConnection::close_pipe() {
+  if (pipe_read_ < 0) return;
+  ::close(pipe_read_);
+  ::close(pipe_write_);
+  pipe_read_ = pipe_write_ = -1;
+}
+
+void HttpConnection::splice_next() {
+  // Called when the parser needs more body and nothing of it is buffered here.
+  uint64_t left = parser_.body_remaining();
+  if (left == 0 || writer_.splice_in_flight()) return;
+  if (slow_reader_) {
+    reactor_->ring().prep_poll_in(&poll_, fd_);  // wait for bytes holding nothing
+    poll_pending_ = true;
+    return;
+  }
+  if (!writer_.can_write()) {
+    window_throttled_ = true;
+    return;
+  }
+  uint32_t len = left < pipe_bytes_ ? static_cast<uint32_t>(left) : pipe_bytes_;
+  writer_.splice_from(fd_, pipe_read_, pipe_write_, len);
+}
+
+void HttpConnection::on_splice_received(int res) {
+  if (state_ != State::kReadBody) return;  // ended meanwhile: the writer settles the file side
+  if (res > 0) {
+    parser_.skip_body(static_cast<uint64_t>(res));
+    reactor_->stats().body_bytes_received.fetch_add(static_cast<uint64_t>(res),
+                                                    std::memory_order_relaxed);
+    reactor_->stats().body_bytes_spliced.fetch_add(static_cast<uint64_t>(res),
+                                                   std::memory_order_relaxed);
+    window_bytes_ += static_cast<uint64_t>(res);
+    slow_reader_ = static_cast<uint32_t>(res) < kMinRecvBytes;
+    return;  // the file side's completion (on_writer_progress) continues the body
+  }
+  if (res == -EAGAIN) {
+    slow_reader_ = true;  // nothing to read yet: poll once the (empty) file side is back
+    return;
+  }
+  peer_gone();  // 0: the client closed; or the socket failed
+}
+
 void HttpConnection::flush_body_span() {
   if (span_len_ == 0) return;
   writer_.write(read_slot_, span_ptr_, span_len_);
@@ -314,12 +486,23 @@ void HttpConnection::flush_body_span() {
 void HttpConnection::end_body(BodyEnd how) {
   body_end_ = how;
   state_ = State::kFinishing;
+  set_timer(Timer::kNone, 0);
   if (waiting) reactor_->pool().remove_waiter(this);
   if (direct_ && acc_slot_ < 0 && stash_len_ > 0) {
-    // Ended while the partial block waited in the stash for a slot: its bytes are the
-    // committed head of the block (read back from the file) plus at most what the last slot
-    // carried over. Those past the committed offset are simply not committed; the client
-    // sends them again after asking for the offset.
+    // Ended while the partial block waited in the stash (a slow client, or no free slot):
+    // it is written from a slot like any tail. Only when the pool is empty right now are the
+    // bytes past the committed offset left uncommitted; the client sends them again after
+    // asking for the offset.
+    BufferPool& pool = reactor_->pool();
+    int slot = writer_.failed() || acc_file_base_ + stash_len_ <= request_offset_
+                   ? -1
+                   : pool.acquire();
+    if (slot >= 0) {
+      std::memcpy(pool.data(slot), memory_.stash, stash_len_);
+      acc_slot_ = slot;
+      acc_end_ = stash_len_;
+      acc_written_ = 0;
+    }
     stash_len_ = 0;
   }
   if (direct_ && acc_slot_ >= 0) {
@@ -392,6 +575,7 @@ bool HttpConnection::direct_ensure_accumulator() {
   int slot = pool.acquire();
   if (slot < 0) {
     pool.add_waiter(this);  // holding only the stash
+    window_throttled_ = true;
     return false;
   }
   acc_slot_ = slot;
@@ -402,9 +586,9 @@ bool HttpConnection::direct_ensure_accumulator() {
   return true;
 }
 
-bool HttpConnection::direct_roll() {
-  // The accumulator slot is full: park the partial block in the stash, let the slot go (its
-  // writes keep their own references), and continue in a new one.
+void HttpConnection::direct_park() {
+  // Park the partial block (under 4 KiB once whole blocks are flushed) in the stash and let
+  // the slot go; its writes keep their own references.
   RINGEST_CHECK(acc_end_ - acc_written_ < kDirectBlock && acc_written_ % kDirectBlock == 0);
   BufferPool& pool = reactor_->pool();
   stash_len_ = acc_end_ - acc_written_;
@@ -413,6 +597,11 @@ bool HttpConnection::direct_roll() {
   if (read_slot_ == acc_slot_ && parse_pos_ == data_end_) release_read_slot();
   pool.unref(acc_slot_);
   acc_slot_ = -1;
+}
+
+bool HttpConnection::direct_roll() {
+  // The accumulator slot is full: continue in a new one.
+  direct_park();
   return direct_ensure_accumulator();
 }
 
@@ -427,6 +616,14 @@ void HttpConnection::direct_arm_read() {
   // Receive straight into the accumulator, right after the last body byte, so a
   // Content-Length body lands where its blocks will be written from.
   BufferPool& pool = reactor_->pool();
+  if (slow_reader_) {
+    // A slow client: wait for readability holding only the stash.
+    if (acc_slot_ >= 0) direct_park();
+    if (read_slot_ >= 0 && parse_pos_ == data_end_) release_read_slot();
+    reactor_->ring().prep_poll_in(&poll_, fd_);
+    poll_pending_ = true;
+    return;
+  }
   if (!direct_ensure_accumulator()) return;
   if (pool.slot_bytes() - acc_end_ < kMinRecvBytes && !direct_roll()) return;
   if (read_slot_ != acc_slot_) {
@@ -443,6 +640,7 @@ void HttpConnection::peer_gone() {
   if (state_ == State::kReadBody) {
     end_body(abort_requested_    ? BodyEnd::kAborted
              : writer_.failed() ? BodyEnd::kStorageError
+             : timed_out_       ? BodyEnd::kTimedOut
                                 : BodyEnd::kPeerGone);
   } else {
     close();
@@ -462,6 +660,10 @@ void HttpConnection::on_writer_progress() {
 }
 
 void HttpConnection::on_writer_finished(Status status) {
+  if (writer_.pipe_dirty()) {
+    close_pipe();  // bytes of a failed write may still be in it
+    writer_.clear_pipe_dirty();
+  }
   writer_.end();
   if (state_ == State::kClosing) {
     maybe_free();
@@ -479,6 +681,7 @@ void HttpConnection::send_continue_if_expected() {
 
 void HttpConnection::send_response(bool close_after) {
   close_after_response_ = close_after_response_ || close_after;
+  set_timer(Timer::kSend, context_->config->idle_timeout_ms);
   send_ptr_ = memory_.response;
   send_pos_ = 0;
   if (state_ != State::kStreamFile) state_ = State::kSending;
@@ -499,8 +702,8 @@ void HttpConnection::after_response() {
     stream_next_chunk();
     return;
   }
-  if (close_after_response_ && !shutting_down_) {
-    start_linger();
+  if (close_after_response_ && !shutting_down_ && !timed_out_) {
+    start_linger();  // (a client that timed out is not worth five more seconds)
     return;
   }
   if (close_after_response_ || !keep_alive_ || shutting_down_) {
@@ -511,6 +714,7 @@ void HttpConnection::after_response() {
 }
 
 void HttpConnection::start_linger() {
+  set_timer(Timer::kNone, 0);  // bounded by its own deadline
   ::shutdown(fd_, SHUT_WR);
   state_ = State::kLinger;
   linger_deadline_ms_ = monotonic_ms_now() + kLingerTotalMs;
@@ -546,8 +750,10 @@ void HttpConnection::next_request() {
   op_ = Op::kNone;
   state_ = State::kReadHead;
   if (read_slot_ >= 0 && parse_pos_ < data_end_) {
+    set_timer(Timer::kHead, context_->config->head_timeout_ms);
     process_input();  // a pipelined request is already here
   } else {
+    set_timer(Timer::kIdle, context_->config->idle_timeout_ms);
     arm_read();
   }
 }
@@ -555,6 +761,7 @@ void HttpConnection::next_request() {
 void HttpConnection::close() {
   if (state_ == State::kClosing || state_ == State::kFree) return;
   state_ = State::kClosing;
+  set_timer(Timer::kNone, 0);
   if (waiting) reactor_->pool().remove_waiter(this);
   if (poll_pending_ || recv_pending_ || send_pending_ || file_read_pending_ || continue_pending_) {
     reactor_->ring().cancel_fd(fd_);
@@ -571,6 +778,7 @@ void HttpConnection::maybe_free() {
     file_slot_ = -1;
   }
   drop_upload();
+  close_pipe();
   ::close(fd_);
   fd_ = -1;
   state_ = State::kFree;
@@ -610,7 +818,7 @@ void HttpConnection::on_mailbox(uint32_t payload) {
     case UploadMessage::kAbort:
       if (state_ != State::kReadBody || !owns_upload_) return;  // already finishing
       abort_requested_ = true;
-      if (recv_pending_) {
+      if (recv_pending_ || poll_pending_) {
         reactor_->ring().cancel_fd(fd_);  // the receive completes with -ECANCELED
       } else {
         end_body(BodyEnd::kAborted);
@@ -638,7 +846,7 @@ void HttpConnection::shutdown() {
       return;
     case State::kReadBody:
       abort_requested_ = true;
-      if (recv_pending_) {
+      if (recv_pending_ || poll_pending_) {
         reactor_->ring().cancel_fd(fd_);
       } else {
         end_body(BodyEnd::kAborted);
@@ -674,10 +882,66 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
     m.stash = m.response + response_bytes;
     connections_[i].init(this, reactor, context, m);
   }
+  // Timers tick at a quarter of the shortest timeout, between 10 ms and 1 s.
+  uint64_t shortest = 1000 * 4;
+  for (uint32_t t : {config.head_timeout_ms, config.idle_timeout_ms,
+                     config.min_body_rate > 0 ? config.body_rate_window_ms : 0u}) {
+    if (t > 0 && t < shortest) shortest = t;
+  }
+  uint64_t tick_ms = std::max<uint64_t>(shortest / 4, 10);
+  tick_interval_.tv_sec = static_cast<int64_t>(tick_ms / 1000);
+  tick_interval_.tv_nsec = static_cast<int64_t>(tick_ms % 1000) * 1000000;
   for (uint32_t i = count_; i-- > 0;) {
     connections_[i].next_free = free_;
     free_ = &connections_[i];
   }
+}
+
+void ConnectionPool::arm_timer(HttpConnection* c, HttpConnection::Timer which,
+                               uint64_t deadline_ms) {
+  disarm_timer(c);
+  TimerList& list = timers_[static_cast<int>(which)];
+  c->timer_ = which;
+  c->deadline_ms_ = deadline_ms;
+  c->timer_next_ = nullptr;
+  c->timer_prev_ = list.tail;
+  if (list.tail != nullptr) {
+    list.tail->timer_next_ = c;
+  } else {
+    list.head = c;
+  }
+  list.tail = c;
+  if (!tick_armed_) arm_tick();
+}
+
+void ConnectionPool::disarm_timer(HttpConnection* c) {
+  if (c->timer_ == HttpConnection::Timer::kNone) return;
+  TimerList& list = timers_[static_cast<int>(c->timer_)];
+  (c->timer_prev_ ? c->timer_prev_->timer_next_ : list.head) = c->timer_next_;
+  (c->timer_next_ ? c->timer_next_->timer_prev_ : list.tail) = c->timer_prev_;
+  c->timer_prev_ = c->timer_next_ = nullptr;
+  c->timer_ = HttpConnection::Timer::kNone;
+}
+
+void ConnectionPool::arm_tick() {
+  reactor_->ring().prep_timeout(&tick_, &tick_interval_);
+  tick_armed_ = true;
+}
+
+void ConnectionPool::on_completion(Completion* /*completion*/, int /*res*/, uint32_t /*flags*/) {
+  tick_armed_ = false;
+  uint64_t now = monotonic_ms_now();
+  bool any = false;
+  for (int kind = 1; kind < 5; ++kind) {
+    TimerList& list = timers_[kind];
+    while (list.head != nullptr && list.head->deadline_ms_ <= now) {
+      HttpConnection* c = list.head;
+      disarm_timer(c);
+      c->on_timer(static_cast<HttpConnection::Timer>(kind));
+    }
+    any = any || list.head != nullptr;
+  }
+  if (any) arm_tick();
 }
 
 ConnectionPool::~ConnectionPool() {
@@ -695,6 +959,13 @@ void ConnectionPool::on_accept(int fd) {
     ::close(fd);
     reactor_->stats().connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
+  }
+  if (context_->config->io_mode == IoMode::kSplice) {
+    // tcp_splice_read() waits for data unless the socket itself is non-blocking
+    // (SPLICE_F_NONBLOCK only covers the pipe): without this, a stalled client would park
+    // an io-wq worker inside the splice. Receives and sends on the ring are unaffected.
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
   }
   HttpConnection* c = free_;
   free_ = c->next_free;

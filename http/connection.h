@@ -25,6 +25,7 @@
 #include "engine/reactor/reactor.h"
 #include "engine/upload/upload.h"
 #include "engine/upload/upload_writer.h"
+#include "http/access/access_policy.h"
 #include "http/http_parser.h"
 #include "http/response.h"
 #include "http/server_context.h"
@@ -56,14 +57,25 @@ class HttpConnection final : public CompletionHandler,
   void shutdown();
   bool in_use() const { return state_ != State::kFree; }
 
+  // Slow-client timers, kept by the ConnectionPool in one deadline-ordered list per kind. At
+  // most one is armed at a time: the one for what the connection is waiting on.
+  enum class Timer : uint8_t { kNone, kIdle, kHead, kBody, kSend };
+  void on_timer(Timer which);
+
   void on_completion(Completion* completion, int res, uint32_t flags) override;
   void on_slot_available() override;
   void on_writer_progress() override;
   void on_writer_finished(Status status) override;
   void on_record_created(Status status) override;
   bool on_body(const char* data, size_t len) override;
+  void on_splice_received(int res) override;
 
   HttpConnection* next_free = nullptr;
+  // Timer list links, owned by the ConnectionPool.
+  Timer timer_ = Timer::kNone;
+  uint64_t deadline_ms_ = 0;
+  HttpConnection* timer_prev_ = nullptr;
+  HttpConnection* timer_next_ = nullptr;
 
  private:
   enum class State : uint8_t {
@@ -79,7 +91,9 @@ class HttpConnection final : public CompletionHandler,
     kClosing,
   };
   enum class Op : uint8_t { kNone, kCreate, kPatch, kDelete };
-  enum class BodyEnd : uint8_t { kComplete, kPeerGone, kAborted, kOverrun, kMalformed, kStorageError };
+  enum class BodyEnd : uint8_t {
+    kComplete, kPeerGone, kAborted, kOverrun, kMalformed, kStorageError, kTimedOut
+  };
 
   // Socket plumbing (connection.cc).
   void arm_read();
@@ -96,6 +110,14 @@ class HttpConnection final : public CompletionHandler,
   bool direct_roll();
   void direct_arm_read();
   void direct_flush();
+  void direct_park();
+  // Splice mode (--io-mode splice): a Content-Length body moves socket -> pipe -> file.
+  bool ensure_pipe();
+  void close_pipe();
+  void splice_next();
+  void set_timer(Timer which, uint32_t timeout_ms);
+  void start_body_window();
+  void respond_timeout();
   uint64_t body_file_end() const;
   void end_body(BodyEnd how);
   void peer_gone();
@@ -114,6 +136,9 @@ class HttpConnection final : public CompletionHandler,
 
   // Request handling (tus_routes.cc).
   void handle_request();
+  // Access control before routing (access_routes.cc): false when it answered the request
+  // itself (401, 403, a CORS preflight). `method` is the effective method.
+  bool admit_request(std::string_view path, uint8_t method);
   void handle_files_collection();
   void handle_upload(std::string_view id);
   void handle_options();
@@ -164,6 +189,21 @@ class HttpConnection final : public CompletionHandler,
   bool continue_pending_ = false;
   bool response_waiting_for_continue_ = false;
   bool shutting_down_ = false;
+  // The last receive brought little: the client is slow, so wait for readability without
+  // holding a pool slot (and a direct-mode partial block waits in the stash).
+  bool slow_reader_ = false;
+  bool timed_out_ = false;
+  // Splice mode: this request's body goes through the connection's pipe (created on first use,
+  // kept for the connection's life unless a failed write left bytes in it).
+  bool splice_ = false;
+  int pipe_read_ = -1;
+  int pipe_write_ = -1;
+  uint32_t pipe_bytes_ = 0;
+  // Minimum body rate: bytes received in the current window, and whether the server (disk,
+  // pool) rather than the client held the body back during it.
+  uint64_t window_start_ms_ = 0;
+  uint64_t window_bytes_ = 0;
+  bool window_throttled_ = false;
 
   // The slot being received into and parsed: bytes [parse_pos_, data_end_) are unparsed.
   int read_slot_ = -1;
@@ -184,6 +224,9 @@ class HttpConnection final : public CompletionHandler,
 
   HttpParser parser_;
   UploadWriter writer_;
+  // Access control's facts about the current request (CORS origin, signed creation); valid
+  // while access_.generation == generation_.
+  RequestAccess access_;
 
   // The current request.
   Op op_ = Op::kNone;
@@ -210,7 +253,7 @@ class HttpConnection final : public CompletionHandler,
 
 // The reactor's connections, allocated once at start-up (objects, head arenas, header arrays
 // and response buffers) so that no request allocates.
-class ConnectionPool final : public ReactorClient {
+class ConnectionPool final : public ReactorClient, public CompletionHandler {
  public:
   ConnectionPool(Reactor* reactor, ServerContext* context);
   ~ConnectionPool();
@@ -222,7 +265,25 @@ class ConnectionPool final : public ReactorClient {
   bool drained() const override { return live_ == 0; }
   void release(HttpConnection* connection);
 
+  // Timers: one list per kind, each ordered by deadline because every entry of a kind was
+  // armed with the same timeout. One IORING_OP_TIMEOUT per reactor ticks them; a tick pops the
+  // expired heads. Arming is O(1) and allocates nothing.
+  void arm_timer(HttpConnection* c, HttpConnection::Timer which, uint64_t deadline_ms);
+  void disarm_timer(HttpConnection* c);
+  void on_completion(Completion* completion, int res, uint32_t flags) override;
+
  private:
+  struct TimerList {
+    HttpConnection* head = nullptr;
+    HttpConnection* tail = nullptr;
+  };
+  void arm_tick();
+
+  TimerList timers_[5];
+  Completion tick_{this, 1};
+  __kernel_timespec tick_interval_{};
+  bool tick_armed_ = false;
+
   Reactor* reactor_;
   ServerContext* context_;
   HttpConnection* connections_ = nullptr;

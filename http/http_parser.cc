@@ -1,5 +1,7 @@
 #include "http/http_parser.h"
 
+#include "engine/base/check.h"
+
 #include <cstring>
 
 namespace ringest::http {
@@ -15,6 +17,26 @@ bool is_token_char(char c) {
 }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 9110 9.1: a request line that is well-formed except that its method is unknown here
+// deserves 501, not 400. llhttp stops at the first byte that no method it knows starts with, so
+// the whole line is checked here: token SP request-target SP HTTP/d.d CRLF, all within `line`
+// (a line split across receives is simply 400).
+bool is_unknown_method_line(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && (line[i] == '\r' || line[i] == '\n')) ++i;  // RFC 9112 2.2
+  size_t start = i;
+  while (i < line.size() && is_token_char(line[i])) ++i;
+  if (i == start || i >= line.size() || line[i] != ' ') return false;
+  start = ++i;
+  while (i < line.size() && line[i] > 0x20 && line[i] < 0x7f) ++i;
+  if (i == start || i >= line.size() || line[i] != ' ') return false;
+  std::string_view version = line.substr(i + 1);
+  return version.size() >= 10 && version.substr(0, 5) == "HTTP/" && is_digit(version[5]) &&
+         version[6] == '.' && is_digit(version[7]) && version[8] == '\r' && version[9] == '\n';
+}
 
 }  // namespace
 
@@ -48,6 +70,7 @@ int status_for(ParseError error) {
     case ParseError::kTooManyHeaders: return 431;
     case ParseError::kUriTooLong: return 414;
     case ParseError::kBodyRefused: return 400;
+    case ParseError::kUnknownMethod: return 501;
   }
   return 400;
 }
@@ -69,6 +92,7 @@ void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uin
     s.on_message_begin = &HttpParser::on_message_begin;
     s.on_url = &HttpParser::on_url;
     s.on_url_complete = &HttpParser::on_url_complete;
+    s.on_version_complete = &HttpParser::on_version_complete;
     s.on_header_field = &HttpParser::on_header_field;
     s.on_header_field_complete = &HttpParser::on_header_field_complete;
     s.on_header_value = &HttpParser::on_header_value;
@@ -79,6 +103,10 @@ void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uin
     return s;
   }();
   llhttp_init(&parser_, HTTP_REQUEST, &kCallbacks);
+  // Any single-digit HTTP-version parses (llhttp 8.1 has no setter for this flag; reset keeps
+  // it): RFC 9110 2.5 wants HTTP/1.2 served as 1.1, and an unsupported major version is the
+  // router's 505 rather than a 400.
+  parser_.lenient_flags |= LENIENT_VERSION;
   parser_.data = this;
   reset();
 }
@@ -86,6 +114,7 @@ void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uin
 void HttpParser::reset() {
   llhttp_reset(&parser_);
   parser_.data = this;
+  body_skipped_to_end_ = false;
   error_ = ParseError::kNone;
   error_reason_ = "";
   start_head();
@@ -94,6 +123,11 @@ void HttpParser::reset() {
 void HttpParser::start_head() {
   in_head_ = true;
   head_bytes_ = 0;
+  version_seen_ = false;
+  trailer_bytes_ = 0;
+  trailer_fields_ = 0;
+  trailer_name_bytes_ = 0;
+  crlf_pending_ = 0;
   arena_used_ = 0;
   token_start_ = nullptr;
   head_ = RequestHead{};
@@ -129,7 +163,22 @@ HttpParser::Step HttpParser::feed(const char* data, size_t len, BodySink* sink) 
     }
     size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
     if (error_ != ParseError::kNone) return {Event::kError, consumed};
+    if (rc == HPE_INVALID_METHOD && head_bytes_ == 0 &&
+        is_unknown_method_line(std::string_view(data, n))) {
+      return fail(ParseError::kUnknownMethod, "method not implemented", consumed);
+    }
     return fail(ParseError::kMalformed, llhttp_get_error_reason(&parser_), consumed);
+  }
+  feed_end_ = data + len;
+  if (!check_chunk_crlf(data)) {
+    return fail(ParseError::kMalformed, "chunk data not followed by CRLF", 0);
+  }
+  if (body_skipped_to_end_) {
+    body_skipped_to_end_ = false;
+    llhttp_reset(&parser_);  // keeps type, settings and lenient flags
+    parser_.data = this;
+    start_head();
+    return {Event::kMessageComplete, 0};
   }
   llhttp_errno_t rc = llhttp_execute(&parser_, data, len);
   if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
@@ -142,6 +191,22 @@ HttpParser::Step HttpParser::feed(const char* data, size_t len, BodySink* sink) 
   size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   if (error_ != ParseError::kNone) return {Event::kError, consumed};
   return fail(ParseError::kMalformed, llhttp_get_error_reason(&parser_), consumed);
+}
+
+void HttpParser::skip_body(uint64_t n) {
+  RINGEST_CHECK(n <= body_remaining());
+  parser_.content_length -= n;
+  // llhttp only notices the end of a body when it is handed a byte past it, so a body that
+  // ended outside the parser ends here: the next feed() reports the message complete.
+  if (parser_.content_length == 0) body_skipped_to_end_ = true;
+}
+
+// Checks the part of the CRLF after chunk data that lies in [at, feed_end_).
+bool HttpParser::check_chunk_crlf(const char* at) {
+  for (; crlf_pending_ > 0 && at < feed_end_; ++at, --crlf_pending_) {
+    if (*at != (crlf_pending_ == 2 ? '\r' : '\n')) return false;
+  }
+  return true;
 }
 
 int HttpParser::fail_in_callback(const char* reason) {
@@ -197,8 +262,35 @@ int HttpParser::on_url_complete(llhttp_t* p) {
   return 0;
 }
 
+int HttpParser::on_version_complete(llhttp_t* p) {
+  static_cast<HttpParser*>(p->data)->version_seen_ = true;
+  return 0;
+}
+
+int HttpParser::count_trailer_bytes(size_t len) {
+  if (len > arena_bytes_ - trailer_bytes_) {
+    error_ = ParseError::kHeadTooLarge;
+    error_reason_ = "trailer section too large";
+    return -1;
+  }
+  trailer_bytes_ += static_cast<uint32_t>(len);
+  return 0;
+}
+
 int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<HttpParser*>(p->data);
+  if (!self->in_head_) {  // a trailer field
+    if (self->trailer_fields_ >= self->max_headers_) {
+      self->error_ = ParseError::kTooManyHeaders;
+      self->error_reason_ = "too many trailer fields";
+      return -1;
+    }
+    for (size_t i = 0; i < len; ++i) {
+      if (!is_token_char(at[i])) return self->fail_in_callback("invalid character in header name");
+    }
+    self->trailer_name_bytes_ += static_cast<uint32_t>(len);
+    return self->count_trailer_bytes(len);
+  }
   if (self->head_.header_count >= self->max_headers_) {
     self->error_ = ParseError::kTooManyHeaders;
     self->error_reason_ = "too many headers";
@@ -209,6 +301,12 @@ int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
 
 int HttpParser::on_header_field_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
+  if (!self->in_head_) {
+    if (self->trailer_name_bytes_ == 0) return self->fail_in_callback("empty header name");
+    self->trailer_name_bytes_ = 0;
+    self->trailer_fields_++;
+    return 0;
+  }
   const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
   Header& h = self->headers_[self->head_.header_count];
   h.name = std::string_view(start, static_cast<size_t>(self->arena_ + self->arena_used_ - start));
@@ -223,11 +321,14 @@ int HttpParser::on_header_field_complete(llhttp_t* p) {
 }
 
 int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
-  return static_cast<HttpParser*>(p->data)->append_token(at, len);
+  auto* self = static_cast<HttpParser*>(p->data);
+  if (!self->in_head_) return self->count_trailer_bytes(len);
+  return self->append_token(at, len);
 }
 
 int HttpParser::on_header_value_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
+  if (!self->in_head_) return 0;
   const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
   size_t size = static_cast<size_t>(self->arena_ + self->arena_used_ - start);
   while (size > 0 && (start[size - 1] == ' ' || start[size - 1] == '\t')) --size;
@@ -239,6 +340,8 @@ int HttpParser::on_header_value_complete(llhttp_t* p) {
 
 int HttpParser::on_headers_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
+  // "GET /path" alone is an HTTP/0.9 request line; RFC 9112 3 requires the version.
+  if (!self->version_seen_) return self->fail_in_callback("request line without HTTP version");
   RequestHead& h = self->head_;
   h.method = llhttp_get_method(p);
   h.version_major = llhttp_get_http_major(p);
@@ -258,6 +361,12 @@ int HttpParser::on_body(llhttp_t* p, const char* at, size_t len) {
     self->error_ = ParseError::kBodyRefused;
     self->error_reason_ = "body refused";
     return -1;
+  }
+  if (self->head_.chunked && p->content_length == 0) {  // this chunk's data ends here
+    self->crlf_pending_ = 2;
+    if (!self->check_chunk_crlf(at + len)) {
+      return self->fail_in_callback("chunk data not followed by CRLF");
+    }
   }
   return 0;
 }

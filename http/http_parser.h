@@ -7,7 +7,8 @@
 //
 // Limits are checked while the head arrives, before any body byte is accepted: more than
 // `max_head_bytes` of head -> 431, more than `max_headers` headers -> 431, a target longer
-// than `max_target_bytes` -> 414.
+// than `max_target_bytes` -> 414. Trailer fields after a chunked body get the same byte and
+// field budgets and are then dropped: head() is the head, unchanged until the message ends.
 #pragma once
 
 #include <llhttp.h>
@@ -61,6 +62,7 @@ enum class ParseError : uint8_t {
   kTooManyHeaders,  // 431
   kUriTooLong,      // 414
   kBodyRefused,     // the sink said stop; the caller knows why
+  kUnknownMethod,   // 501: a well-formed request line whose method llhttp does not know
 };
 
 int status_for(ParseError error);
@@ -88,6 +90,14 @@ class HttpParser {
   // the message; a request without a body completes on that call.
   Step feed(const char* data, size_t len, BodySink* sink);
 
+  // Body bytes of a Content-Length request not yet seen (0 in the head phase or when chunked).
+  uint64_t body_remaining() const {
+    return in_head_ || head_.chunked ? 0 : parser_.content_length;
+  }
+  // Splice mode: `n` (<= body_remaining()) body bytes went from the socket to the file without
+  // passing through here. A feed() (even of 0 bytes) then ends the message once none remain.
+  void skip_body(uint64_t n);
+
   bool in_head() const { return in_head_; }
   // True while no byte of the next request has been seen.
   bool between_messages() const { return in_head_ && head_bytes_ == 0; }
@@ -99,6 +109,7 @@ class HttpParser {
   static int on_message_begin(llhttp_t* p);
   static int on_url(llhttp_t* p, const char* at, size_t len);
   static int on_url_complete(llhttp_t* p);
+  static int on_version_complete(llhttp_t* p);
   static int on_header_field(llhttp_t* p, const char* at, size_t len);
   static int on_header_field_complete(llhttp_t* p);
   static int on_header_value(llhttp_t* p, const char* at, size_t len);
@@ -110,6 +121,8 @@ class HttpParser {
   bool append(const char* at, size_t len);
   int append_token(const char* at, size_t len);
   int fail_in_callback(const char* reason);
+  int count_trailer_bytes(size_t len);
+  bool check_chunk_crlf(const char* at);
   Step fail(ParseError error, const char* reason, size_t consumed);
   void start_head();
 
@@ -121,10 +134,23 @@ class HttpParser {
   uint32_t max_headers_ = 0;
   uint32_t max_target_bytes_ = 0;
   uint32_t head_bytes_ = 0;
+  bool version_seen_ = false;  // the request line carried an HTTP-version (0.9 form has none)
+  // Trailer fields (after a chunked body) are checked and dropped, never merged into head_
+  // (RFC 9110 6.5.1), within the head's budgets: max_head_bytes of names and values, and
+  // max_headers fields.
+  uint32_t trailer_bytes_ = 0;
+  uint32_t trailer_fields_ = 0;
+  uint32_t trailer_name_bytes_ = 0;  // of the field being parsed
+  // llhttp 8.1 skips the two bytes after chunk data without looking at them; RFC 9112 7.1 wants
+  // CRLF there, so they are checked here: `crlf_pending_` of them are still to come (at the
+  // start of the next feed), `feed_end_` bounds the input being parsed.
+  uint8_t crlf_pending_ = 0;
+  const char* feed_end_ = nullptr;
   const char* token_start_ = nullptr;
   RequestHead head_;
   BodySink* sink_ = nullptr;
   bool in_head_ = true;
+  bool body_skipped_to_end_ = false;
   ParseError error_ = ParseError::kNone;
   const char* error_reason_ = "";
 };

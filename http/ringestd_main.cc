@@ -23,6 +23,7 @@
 #include "engine/reactor/reactor.h"
 #include "engine/storage/data_dir.h"
 #include "engine/upload/upload.h"
+#include "http/access/access_policy.h"
 #include "http/connection.h"
 #include "http/server_context.h"
 
@@ -76,6 +77,8 @@ int run(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  // SIGHUP re-reads the token file; without one it keeps its default action.
+  if (!config.auth_token_file.empty()) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every reactor thread
 
   std::string error;
@@ -87,6 +90,19 @@ int run(const Config& config) {
     }
     g_fault_plan = &fault_plan;
     RINGEST_LOG_WARN("TEST ONLY: fault plan '%s' is active", config.fault_plan.c_str());
+  }
+  // Access control: built before any reactor runs, read by all of them, never freed early.
+  std::unique_ptr<http::AccessPolicy> access;
+  if (http::AccessPolicy::configured(config)) {
+    access = std::make_unique<http::AccessPolicy>();
+    if (!access->load(config, &error)) {
+      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+      return 2;
+    }
+    RINGEST_LOG_INFO("access control: bearer tokens %s, signed URLs %s, CORS %s",
+                     access->tokens_enabled() ? "on" : "off",
+                     access->signing_enabled() ? "on" : "off",
+                     access->cors_enabled() ? "on" : "off");
   }
   storage::DataDir data_dir;
   if (!data_dir.open(config.data_dir, config.io_mode == IoMode::kDirect, &error).ok()) {
@@ -135,6 +151,7 @@ int run(const Config& config) {
   context.config = &config;
   context.data_dir = &data_dir;
   context.registry = &registry;
+  context.access = access.get();
   std::vector<ReactorThread> reactors(threads);
   for (int i = 0; i < threads; ++i) {
     reactors[i].reactor = std::make_unique<Reactor>(i, config);
@@ -190,7 +207,17 @@ int run(const Config& config) {
                    config.data_dir.c_str());
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    size_t count = 0;
+    if (access->reload_tokens(&count, &error)) {
+      RINGEST_LOG_INFO("SIGHUP: %zu bearer token(s) loaded from %s", count,
+                       access->token_file().c_str());
+    } else {
+      RINGEST_LOG_ERROR("SIGHUP: keeping the previous bearer tokens: %s", error.c_str());
+    }
+  }
   RINGEST_LOG_INFO("signal %d: draining (at most %u ms)", sig, config.shutdown_timeout_ms);
   for (auto& rt : reactors) rt.reactor->request_stop();
   bool drained;

@@ -12,11 +12,16 @@
 
 namespace ringest::http {
 
+class AccessPolicy;
+
 struct ServerContext {
   const Config* config = nullptr;
   storage::DataDir* data_dir = nullptr;
   UploadRegistry* registry = nullptr;
   std::vector<Reactor*> reactors;
+  // Bearer tokens, signed URLs, CORS (http/access/access_policy.h); null when none is
+  // configured. Its token set changes on SIGHUP, safely for readers.
+  const AccessPolicy* access = nullptr;
 };
 
 }  // namespace ringest::http

@@ -13,6 +13,7 @@
 #include "engine/upload/offset_rules.h"
 #include "engine/upload/upload_id.h"
 #include "http/connection.h"
+#include "http/request_checks.h"
 #include "http/tus/tus_headers.h"
 
 namespace ringest::http {
@@ -41,6 +42,9 @@ ResponseBuilder HttpConnection::begin_response(int status, bool close_after) {
   ResponseBuilder rb(memory_.response, memory_.response_bytes);
   rb.status(status);
   rb.header("Tus-Resumable", tus::kVersion);
+  if (context_->access != nullptr && access_.generation == generation_) {
+    context_->access->add_response_headers(rb, access_);  // CORS, on errors too
+  }
   if (close_after || !keep_alive_ || shutting_down_) rb.header("Connection", "close");
   return rb;
 }
@@ -68,13 +72,20 @@ bool HttpConnection::ready_for_early_response() {
 }
 
 void HttpConnection::respond_error(int status, std::string_view message, bool close_after) {
+  // The target's methods (RFC 9110 15.5.6: a 405 MUST list them), decided while the parser
+  // still holds the request: ready_for_early_response() may move it on to the next one.
+  std::string_view path = request_path(parser_.head().target);
+  std::string_view allow = "OPTIONS, HEAD, GET, PATCH, DELETE";  // an upload's URL
+  if (path == "/healthz" || path == "/metrics") allow = "GET, HEAD";
+  if (path == "/files" || path == "/files/") allow = "OPTIONS, POST";
   close_after = close_after || !ready_for_early_response();
   ResponseBuilder rb = begin_response(status, close_after);
-  if (status == 405) {
-    rb.header("Allow", upload_ ? "OPTIONS, HEAD, GET, PATCH, DELETE" : "OPTIONS, POST");
-  }
+  if (status == 405) rb.header("Allow", allow);
   if (status == 412) rb.header("Tus-Version", tus::kVersion);
-  if (status == 409 && upload_ != nullptr) {
+  if (status == 401 && context_->access != nullptr && !context_->access->challenge().empty()) {
+    rb.header("WWW-Authenticate", context_->access->challenge());
+  }
+  if ((status == 409 || status == 408) && upload_ != nullptr) {
     uint64_t committed;
     {
       std::lock_guard lock(upload_->mu);
@@ -87,8 +98,11 @@ void HttpConnection::respond_error(int status, std::string_view message, bool cl
   size_t n = message.size() < sizeof body - 1 ? message.size() : sizeof body - 1;
   std::memcpy(body, message.data(), n);
   body[n++] = '\n';
-  if (head_request_) {
-    rb.finish_head(0);  // a response to HEAD has no body
+  // A head that failed to parse never reached handle_request(): head_request_ would still
+  // describe the connection's previous request.
+  bool head_parsed = !(parser_.in_head() && parser_.error() != ParseError::kNone);
+  if (head_request_ && head_parsed) {
+    rb.finish_head(n);  // no body, but the length a GET would get (RFC 9110 8.6)
   } else {
     rb.finish(std::string_view(body, n));
   }
@@ -99,21 +113,23 @@ void HttpConnection::handle_request() {
   const RequestHead& head = parser_.head();
   keep_alive_ = head.keep_alive;
   head_request_ = head.method == HTTP_HEAD;
-  if (head.version_major != 1) {
-    respond_error(505, "only HTTP/1.x is served", true);
+  RequestVerdict verdict = check_request(head);  // version, target, Host, framing, Expect
+  if (!verdict.ok()) {
+    respond_error(verdict.status, verdict.reason, verdict.close);
     return;
   }
-  if (head.has("Transfer-Encoding") && !head.chunked) {
-    respond_error(501, "only the chunked transfer coding is supported", true);
+  std::string_view path = request_path(head.target);
+  if (!admit_request(path, effective_method(head))) return;  // 401, 403 or a CORS preflight
+  if (path == "*") {  // OPTIONS *, about the server as a whole: its tus capabilities
+    handle_options();
     return;
   }
-  std::string_view path = head.target.substr(0, head.target.find('?'));
   if (path == "/files" || path == "/files/") {
     handle_files_collection();
   } else if (starts_with(path, kFilesPrefix)) {
     handle_upload(path.substr(kFilesPrefix.size()));
   } else if (path == "/metrics" || path == "/healthz") {
-    if (head.method != HTTP_GET) {
+    if (head.method != HTTP_GET && head.method != HTTP_HEAD) {  // HEAD: GET without the body
       respond_error(405, "method not allowed");
     } else if (path == "/healthz") {
       respond_error(200, "ok");
@@ -154,6 +170,21 @@ static bool tus_version_ok(const RequestHead& head, bool required) {
   return v == tus::kVersion;
 }
 
+// Headers of extensions ringestd does not offer (checksum, concatenation): a malformed value
+// is still a bad request; a well-formed one is ignored (RFC 9110 section 5.1), except where
+// ignoring it would change what the client gets (Upload-Concat on creation). Returns the
+// 400 message, or nullptr.
+static const char* unsupported_extension_error(const RequestHead& head, bool creation) {
+  if (head.has("Upload-Checksum") && !tus::parse_checksum(head.get("Upload-Checksum"))) {
+    return "invalid Upload-Checksum";
+  }
+  if (head.has("Upload-Concat")) {
+    if (!tus::parse_concat(head.get("Upload-Concat"))) return "invalid Upload-Concat";
+    if (creation) return "concatenation is not supported";
+  }
+  return nullptr;
+}
+
 void HttpConnection::handle_create() {
   const RequestHead& head = parser_.head();
   const Config& config = *context_->config;
@@ -163,6 +194,10 @@ void HttpConnection::handle_create() {
   }
   if (head.has("Upload-Defer-Length")) {
     respond_error(400, "creation-defer-length is not supported: send Upload-Length");
+    return;
+  }
+  if (const char* error = unsupported_extension_error(head, true)) {
+    respond_error(400, error);
     return;
   }
   std::string_view length_text = head.get("Upload-Length");
@@ -258,9 +293,8 @@ void HttpConnection::on_record_created(Status status) {
   state_ = State::kSending;
   bool close_after = !ready_for_early_response();
   ResponseBuilder rb = begin_response(201, close_after);
-  char location[64];
-  int n = std::snprintf(location, sizeof location, "/files/%s", upload_->id.c_str());
-  rb.header("Location", std::string_view(location, static_cast<size_t>(n)));
+  char location[kMaxLocationBytes];  // signed for the upload when a signature created it
+  rb.header("Location", format_upload_location(context_->access, upload_->id, &access_, location));
   rb.header("Upload-Offset", uint64_t{0});
   rb.finish("");
   finish_and_send(rb, close_after);
@@ -295,6 +329,10 @@ void HttpConnection::handle_upload(std::string_view id) {
     std::optional<uint64_t> offset = tus::parse_offset(head.get("Upload-Offset"));
     if (!offset) {
       respond_error(400, "Upload-Offset must be a non-negative integer");
+      return;
+    }
+    if (const char* error = unsupported_extension_error(head, false)) {
+      respond_error(400, error);
       return;
     }
     request_offset_ = *offset;
@@ -457,6 +495,11 @@ void HttpConnection::start_patch_body() {
   acc_slot_ = -1;
   stash_len_ = 0;
   direct_ = upload_->direct_fd >= 0 && direct_begin();
+  splice_ = !direct_ && context_->config->io_mode == IoMode::kSplice &&
+            parser_.body_remaining() > 0 && ensure_pipe();
+  // slow_reader_ carries over from the receive that brought the head: a small one (a head
+  // alone, or a head and a few body bytes) means the body is awaited without a slot.
+  start_body_window();
   writer_.begin(upload_, request_offset_,
                 direct_ ? request_offset_ - request_offset_ % kDirectBlock : request_offset_,
                 direct_);
@@ -508,11 +551,17 @@ void HttpConnection::finish_request_response(Status status) {
     respond_error(400, parser_.error_reason(), true);
     return;
   }
+  if (body_end_ == BodyEnd::kTimedOut) {
+    // Slower than --min-body-rate: what arrived is committed; the client may resume.
+    keep_alive_ = false;
+    respond_error(408, "request body too slow", true);
+    return;
+  }
   ResponseBuilder rb = begin_response(op_ == Op::kCreate ? 201 : 204, false);
   if (op_ == Op::kCreate) {
-    char location[64];
-    int n = std::snprintf(location, sizeof location, "/files/%s", upload_->id.c_str());
-    rb.header("Location", std::string_view(location, static_cast<size_t>(n)));
+    char location[kMaxLocationBytes];
+    rb.header("Location",
+              format_upload_location(context_->access, upload_->id, &access_, location));
   }
   rb.header("Upload-Offset", committed);
   if (op_ == Op::kCreate) {
@@ -539,6 +588,8 @@ void HttpConnection::handle_metrics() {
     add(sum.uploads_created, s.uploads_created);
     add(sum.uploads_completed, s.uploads_completed);
     add(sum.heap_allocations, s.heap_allocations);
+    add(sum.timeouts, s.timeouts);
+    add(sum.body_bytes_spliced, s.body_bytes_spliced);
   }
   char body[2048];
   int n = std::snprintf(
@@ -559,6 +610,10 @@ void HttpConnection::handle_metrics() {
       "ringest_uploads_created_total %llu\n"
       "# TYPE ringest_uploads_completed_total counter\n"
       "ringest_uploads_completed_total %llu\n"
+      "# TYPE ringest_body_bytes_spliced_total counter\n"
+      "ringest_body_bytes_spliced_total %llu\n"
+      "# TYPE ringest_timeouts_total counter\n"
+      "ringest_timeouts_total %llu\n"
       "# TYPE ringest_uploads gauge\n"
       "ringest_uploads %zu\n"
       "# TYPE ringest_reactor_heap_allocations_total counter\n"
@@ -573,13 +628,19 @@ void HttpConnection::handle_metrics() {
       static_cast<unsigned long long>(sum.commits.load()),
       static_cast<unsigned long long>(sum.uploads_created.load()),
       static_cast<unsigned long long>(sum.uploads_completed.load()),
+      static_cast<unsigned long long>(sum.body_bytes_spliced.load()),
+      static_cast<unsigned long long>(sum.timeouts.load()),
       context_->registry->size(),
       static_cast<unsigned long long>(sum.heap_allocations.load()),
       g_alloc_counting_enabled.load() ? 1 : 0);
   bool close_after = !ready_for_early_response();
   ResponseBuilder rb = begin_response(200, close_after);
   rb.header("Content-Type", "text/plain; version=0.0.4");
-  rb.finish(std::string_view(body, static_cast<size_t>(n)));
+  if (head_request_) {
+    rb.finish_head(static_cast<uint64_t>(n));
+  } else {
+    rb.finish(std::string_view(body, static_cast<size_t>(n)));
+  }
   finish_and_send(rb, close_after);
 }
 

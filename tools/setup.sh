@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev node-llhttp libmimalloc-dev libgtest-dev
-          libbenchmark-dev libssl-dev libcurl4-openssl-dev curl procps python3 util-linux)
+          libbenchmark-dev libssl-dev libcurl4-openssl-dev curl procps python3 util-linux
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

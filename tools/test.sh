@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, builds the release and the ASan+UBSan binaries, installs
 # the end-to-end client (npm ci), then runs unit, integration and end-to-end tests against both
-# builds. Loopback only; bounded in time.
+# builds, and last a short run of each fuzz target (build-fuzz). Loopback only; bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -16,6 +16,16 @@ ctest --test-dir build --no-tests=error --output-on-failure -j2 --timeout 600 ||
 echo "== release build, --io-mode buffered (the same black-box tests on the other data path)"
 RINGEST_TEST_IO_MODE=buffered ctest --test-dir build --no-tests=error --output-on-failure -j2 \
   --timeout 600 -L 'integration|fault' || status=1
+echo "== release build, --io-mode splice (socket -> pipe -> file)"
+RINGEST_TEST_IO_MODE=splice ctest --test-dir build --no-tests=error --output-on-failure -j2 \
+  --timeout 600 -L 'integration|fault' || status=1
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 ctest --test-dir build-asan --no-tests=error --output-on-failure -j2 --timeout 900 || status=1
+echo "== fuzz targets (clang, libFuzzer; a fixed number of runs each, tools/fuzz.sh runs longer)"
+if bash tools/build.sh fuzz; then
+  ctest --test-dir build-fuzz --no-tests=error --output-on-failure -j2 --timeout 300 -L fuzz \
+    || status=1
+else
+  status=1
+fi
 exit $status

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace ringest {
 
@@ -31,13 +32,34 @@ offset fdatasync'd first.
                               writes straight from the registered buffers; falls back to
                               buffered per upload where the filesystem refuses O_DIRECT.
                               buffered: page-cache writes.
+                              splice: socket -> pipe -> file with linked splice operations
+                              (page cache, no copy through user space).
   --shutdown-timeout S        SIGTERM/SIGINT: seconds to drain before exiting (default 10)
   --shutdown-timeout-ms N     the same in milliseconds
+  --head-timeout D            a request head must be complete this long after its first
+                              byte (after the accept for a new connection); else 408 and
+                              close (default 30s; 0 disables)
+  --idle-timeout D            a keep-alive connection idle this long between requests gets
+                              408 and is closed (default 60s; 0 disables)
+  --min-body-rate N           bytes/s a request body must average over each window in which
+                              the server waits on the client; slower gets 408, the bytes
+                              received are committed (default 1K; 0 disables)
+  --body-rate-window D        the window of --min-body-rate (default 30s)
+  --auth-token-file PATH      require a bearer token (Authorization: Bearer T) on every
+                              request but /healthz and CORS preflights; PATH holds one
+                              token per line (# comments, blank lines skipped); re-read on
+                              SIGHUP. Missing credentials get 401, wrong ones 403
+  --signing-key-file PATH     accept signed URLs (?expires=E&signature=S, HMAC-SHA256 of
+                              "METHOD\nPATH\nE" with the key in PATH) instead of a token;
+                              `ringest sign` makes them. See docs/access-control.md
+  --cors-origin ORIGIN        answer CORS preflights from, and expose the tus headers to,
+                              ORIGIN (e.g. https://app.example.com); repeatable; * for any
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
   --help                      this text
 
-Sizes take a K, M, G or T suffix (powers of 1024).
+Sizes take a K, M, G or T suffix (powers of 1024). Durations (D) are seconds, or take an
+ms, s or m suffix: 500ms, 30s, 2m.
 )";
 }
 
@@ -64,12 +86,51 @@ bool parse_size(const std::string& text, uint64_t* out) {
   return true;
 }
 
+bool parse_duration_ms(const std::string& text, uint64_t* out) {
+  if (text.empty()) return false;
+  uint64_t value = 0;
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr == begin) return false;
+  std::string_view unit(ptr, static_cast<size_t>(end - ptr));
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1000;
+  } else if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "m") {
+    scale = 60000;
+  } else {
+    return false;
+  }
+  if (value > std::numeric_limits<uint64_t>::max() / scale) return false;
+  *out = value * scale;
+  return true;
+}
+
 namespace {
 
 bool parse_u32(const std::string& text, uint64_t min, uint64_t max, uint32_t* out) {
   uint64_t v = 0;
   if (!parse_size(text, &v) || v < min || v > max) return false;
   *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// "*", or scheme://host[:port] as browsers send Origin: http or https, no path, no slash.
+bool valid_cors_origin(const std::string& text) {
+  if (text == "*") return true;
+  size_t start = text.rfind("http://", 0) == 0    ? 7
+                 : text.rfind("https://", 0) == 0 ? 8
+                                                   : 0;
+  if (start == 0 || start == text.size()) return false;
+  for (size_t i = start; i < text.size(); ++i) {
+    char c = text[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
   return true;
 }
 
@@ -178,9 +239,33 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
         c.io_mode = IoMode::kDirect;
       } else if (value == "buffered") {
         c.io_mode = IoMode::kBuffered;
+      } else if (value == "splice") {
+        c.io_mode = IoMode::kSplice;
       } else {
-        return fail("--io-mode wants direct or buffered, got '" + value + "'");
+        return fail("--io-mode wants direct, buffered or splice, got '" + value + "'");
       }
+    } else if (flag == "--head-timeout" || flag == "--idle-timeout" ||
+               flag == "--body-rate-window") {
+      uint64_t ms = 0;
+      if (!parse_duration_ms(value, &ms) || ms > 86400000) {
+        return fail(flag + " wants a duration up to 24h (30s, 500ms, 2m), got '" + value + "'");
+      }
+      if (flag == "--head-timeout") c.head_timeout_ms = static_cast<uint32_t>(ms);
+      if (flag == "--idle-timeout") c.idle_timeout_ms = static_cast<uint32_t>(ms);
+      if (flag == "--body-rate-window") c.body_rate_window_ms = static_cast<uint32_t>(ms);
+    } else if (flag == "--min-body-rate") {
+      if (!parse_u32(value, 0, uint64_t{1} << 30, &c.min_body_rate)) {
+        return fail("--min-body-rate wants bytes/s up to 1G, got '" + value + "'");
+      }
+    } else if (flag == "--auth-token-file" || flag == "--signing-key-file") {
+      if (value.empty()) return fail(flag + " must not be empty");
+      (flag == "--auth-token-file" ? c.auth_token_file : c.signing_key_file) = value;
+    } else if (flag == "--cors-origin") {
+      if (!valid_cors_origin(value)) {
+        return fail("--cors-origin wants * or scheme://host[:port] (no path, no trailing "
+                    "slash), got '" + value + "'");
+      }
+      c.cors_origins.push_back(value);
     } else if (flag == "--fault-plan") {
       c.fault_plan = value;
     } else {
@@ -191,6 +276,9 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
   if (c.data_dir.empty()) return fail("--data-dir DIR is required");
   if (c.max_head_bytes > c.buffer_bytes / 2) {
     return fail("--max-head-bytes must be at most half of --buffer-bytes");
+  }
+  if (c.min_body_rate > 0 && c.body_rate_window_ms < 100) {
+    return fail("--body-rate-window must be at least 100ms");
   }
   if (c.buffers_per_connection > c.buffers_per_reactor) {
     return fail("--buffers-per-connection must not exceed --buffers");

@@ -4,11 +4,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ringest {
 
 // How body bytes reach the data file.
-enum class IoMode { kBuffered, kDirect };
+enum class IoMode { kBuffered, kDirect, kSplice };
 
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -24,8 +25,21 @@ struct Config {
   uint32_t max_head_bytes = 8192;                     // request line + headers
   uint32_t max_headers = 64;
   uint32_t shutdown_timeout_ms = 10000;
+  // Slow or silent clients (0 disables each): the whole request head must arrive within
+  // head_timeout_ms of its first byte (of the accept for a new connection); a keep-alive
+  // connection may sit idle between requests for idle_timeout_ms; a body must average at least
+  // min_body_rate bytes/s over every body_rate_window_ms in which the server was waiting on the
+  // client (windows where the disk held it back do not count). Each ends in 408 and close.
+  uint32_t head_timeout_ms = 30000;
+  uint32_t idle_timeout_ms = 60000;
+  uint32_t min_body_rate = 1024;
+  uint32_t body_rate_window_ms = 30000;
   IoMode io_mode = IoMode::kDirect;                   // O_DIRECT where the filesystem has it
   std::string fault_plan;                             // test-only, see engine/io/fault_plan.h
+  // Access control (docs/access-control.md), each off while empty.
+  std::string auth_token_file;        // bearer tokens, one per line; re-read on SIGHUP
+  std::string signing_key_file;       // HMAC-SHA256 key for signed upload URLs
+  std::vector<std::string> cors_origins;  // allowed browser origins; "*" allows any
 };
 
 struct ParseOutcome {
@@ -38,6 +52,9 @@ ParseOutcome parse_args(int argc, const char* const* argv);
 
 // Sizes accept a plain byte count or a K/M/G/T suffix (powers of 1024), e.g. "64M".
 bool parse_size(const std::string& text, uint64_t* out);
+
+// Durations: "30" or "30s" (seconds), "500ms", "2m". Out: milliseconds.
+bool parse_duration_ms(const std::string& text, uint64_t* out);
 
 const char* usage_text();
 

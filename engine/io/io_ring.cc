@@ -110,6 +110,12 @@ void IoRing::prep_poll_in(Completion* c, int fd) {
   io_uring_sqe_set_data64(sqe, to_user_data(c));
 }
 
+void IoRing::prep_timeout(Completion* c, __kernel_timespec* ts) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_timeout(sqe, ts, 0, 0);
+  io_uring_sqe_set_data64(sqe, to_user_data(c));
+}
+
 void IoRing::prep_write_fixed(Completion* c, int fd, const void* buf, size_t len, uint64_t offset,
                               io_uring_sqe** out) {
   io_uring_sqe* sqe = get_sqe();

@@ -44,6 +44,8 @@ class IoRing {
   void prep_recv(Completion* c, int fd, void* buf, size_t len);
   void prep_send(Completion* c, int fd, const void* buf, size_t len);
   void prep_poll_in(Completion* c, int fd);
+  // A relative timeout; `ts` must stay valid until it completes (-ETIME when it fires).
+  void prep_timeout(Completion* c, __kernel_timespec* ts);
   void prep_write_fixed(Completion* c, int fd, const void* buf, size_t len, uint64_t offset,
                         io_uring_sqe** out = nullptr);
   void prep_read_fixed(Completion* c, int fd, void* buf, size_t len, uint64_t offset);

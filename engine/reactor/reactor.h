@@ -35,9 +35,11 @@ struct ReactorStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> body_bytes_received{0};
   std::atomic<uint64_t> body_bytes_written{0};
+  std::atomic<uint64_t> body_bytes_spliced{0};  // --io-mode splice: socket -> pipe, no buffer
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> uploads_created{0};
   std::atomic<uint64_t> uploads_completed{0};
+  std::atomic<uint64_t> timeouts{0};  // 408s for slow heads, idle connections, slow bodies
   std::atomic<uint64_t> heap_allocations{0};  // on this reactor's thread, see alloc_counter.h
 };
 

@@ -16,6 +16,8 @@ namespace {
 constexpr uint32_t kTagWrite = 1;
 constexpr uint32_t kTagCommit = 2;
 constexpr uint32_t kTagCreate = 3;
+constexpr uint32_t kTagSpliceIn = 4;
+constexpr unsigned kSpliceFlags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
 }  // namespace
 
 void UploadWriter::init(IoRing* ring, BufferPool* pool, UploadWriterListener* listener,
@@ -49,6 +51,8 @@ void UploadWriter::begin(Upload* upload, uint64_t offset, uint64_t write_from, b
   finished_reported_ = false;
   commit_failed_ = false;
   error_ = Status::Ok();
+  splice_op_ = nullptr;
+  splice_receiving_ = false;
 }
 
 void UploadWriter::end() {
@@ -87,6 +91,59 @@ void UploadWriter::write(int slot, const char* data, uint32_t len, uint32_t logi
   submit_write(op);
 }
 
+void UploadWriter::splice_from(int socket_fd, int pipe_read, int pipe_write, uint32_t max_len) {
+  RINGEST_CHECK(can_write() && !direct_ && splice_op_ == nullptr && max_len > 0);
+  RINGEST_CHECK(next_offset_ + max_len <= upload_->length);
+  WriteOp& op = ops_[(head_ + in_flight_) % kMaxWrites];
+  op.slot = -1;
+  op.data = nullptr;
+  op.len = 0;  // known when the socket side completes
+  op.logical_len = 0;
+  op.offset = next_offset_;
+  op.done = false;
+  op.splice = true;
+  ++in_flight_;
+  splice_op_ = &op;
+  splice_receiving_ = true;
+  pipe_read_ = pipe_read;
+  // One submission, so the hard link is never split: socket -> pipe, then pipe -> file. A
+  // hard link runs the second even when the first moved less than asked (or nothing): the
+  // file side then takes what the pipe holds, or fails with EAGAIN on an empty pipe.
+  ring_->reserve(2);
+  io_uring_sqe* sqe = ring_->get_sqe();
+  io_uring_prep_splice(sqe, socket_fd, -1, pipe_write, -1, max_len, kSpliceFlags);
+  io_uring_sqe_set_data64(sqe, to_user_data(&splice_in_));
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  op.len = max_len;
+  submit_pipe_to_file(op, true);
+}
+
+void UploadWriter::submit_pipe_to_file(WriteOp& op, bool linked_after_socket_side) {
+  (void)linked_after_socket_side;
+  if (g_fault_plan) {
+    if (int err = g_fault_plan->fail_at_submit(FaultOp::kDataWrite)) {
+      submit_injected(&op.completion, err, &op.injected);
+      return;
+    }
+  }
+  io_uring_sqe* sqe = ring_->get_sqe();
+  io_uring_prep_splice(sqe, pipe_read_, -1, write_fd_, static_cast<int64_t>(op.offset), op.len,
+                       kSpliceFlags);
+  io_uring_sqe_set_data64(sqe, to_user_data(&op.completion));
+}
+
+void UploadWriter::on_splice_in(int res) {
+  WriteOp& op = *splice_op_;
+  splice_receiving_ = false;
+  if (res > 0) {
+    op.len = op.logical_len = static_cast<uint32_t>(res);
+    next_offset_ += static_cast<uint64_t>(res);
+  } else {
+    op.len = op.logical_len = 0;  // nothing moved: the file side finds an empty pipe
+  }
+  listener_->on_splice_received(res);
+}
+
 void UploadWriter::submit_injected(Completion* c, int err, int* slot) {
   // The operation is not performed; a NOP completes in its place and its result is replaced
   // with `err` when it arrives (see FaultPlan).
@@ -117,8 +174,52 @@ void UploadWriter::finish() {
 }
 
 void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
+  if (completion->tag == kTagSpliceIn) {
+    on_splice_in(res);
+    return;
+  }
   if (completion->tag == kTagWrite) {
     auto* op = reinterpret_cast<WriteOp*>(completion);
+    if (op->splice) {
+      RINGEST_CHECK(!splice_receiving_);  // a hard link completes the socket side first
+      if (op->injected) {
+        res = op->injected;
+        op->injected = 0;
+      }
+      if (op->len == 0) {
+        res = 1;  // the socket gave nothing: no bytes, no failure
+      } else if (res > 0 && static_cast<uint32_t>(res) < op->len) {
+        // Short: the rest is still in the pipe. Complete it, never truncate.
+        bytes_written_->fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
+        op->offset += static_cast<uint64_t>(res);
+        op->len -= static_cast<uint32_t>(res);
+        op->logical_len = op->len;
+        submit_pipe_to_file(*op, false);
+        return;
+      } else if (res <= 0) {
+        pipe_dirty_ = true;  // the bytes may still sit in the pipe
+      }
+      if (res > 0 && op->len > 0) {
+        bytes_written_->fetch_add(op->logical_len, std::memory_order_relaxed);
+      }
+      if (res <= 0) {
+        int err = res == 0 ? EIO : -res;
+        if (!failed_) error_ = Status::FromErrno(err);
+        failed_ = true;
+        if (op->offset < failed_at_) failed_at_ = op->offset;
+      }
+      op->splice = false;
+      op->done = true;
+      splice_op_ = nullptr;
+      while (in_flight_ > 0 && ops_[head_].done) {
+        ops_[head_].done = false;
+        head_ = (head_ + 1) % kMaxWrites;
+        --in_flight_;
+      }
+      progress();
+      listener_->on_writer_progress();
+      return;
+    }
     if (op->injected) {
       res = op->injected;
       op->injected = 0;

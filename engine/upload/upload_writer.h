@@ -33,6 +33,9 @@ class UploadWriterListener {
   virtual void on_writer_progress() = 0;
   virtual void on_writer_finished(Status status) = 0;
   virtual void on_record_created(Status status) = 0;
+  // Splice mode: the socket side of splice_from() moved `res` bytes into the pipe (they are
+  // now at next_offset() - res), 0 at end of stream, or -errno (-EAGAIN: nothing to read).
+  virtual void on_splice_received(int res) = 0;
 
  protected:
   ~UploadWriterListener() = default;
@@ -66,6 +69,16 @@ class UploadWriter final : public CompletionHandler {
   // written padded to 4 KiB but only advances the upload by what the client sent.
   void write(int slot, const char* data, uint32_t len, uint32_t logical_len);
   void write(int slot, const char* data, uint32_t len) { write(slot, data, len, len); }
+  // Splice mode: up to `max_len` body bytes move socket -> pipe -> file at next_offset() as
+  // two hard-linked IORING_OP_SPLICE (both non-blocking; the pipe must be empty). One at a time:
+  // the file side of the next must not take this one's bytes from the pipe. The socket side
+  // reports through listener->on_splice_received(); the file side completes like a write.
+  void splice_from(int socket_fd, int pipe_read, int pipe_write, uint32_t max_len);
+  bool splice_in_flight() const { return splice_op_ != nullptr; }
+  // A file-side splice failed with bytes still in the pipe: the caller must not reuse it.
+  bool pipe_dirty() const { return pipe_dirty_; }
+  void clear_pipe_dirty() { pipe_dirty_ = false; }
+
   // O_DIRECT: the partial last block, written padded by finish() once the other writes landed.
   void set_tail(int slot, const char* block, uint32_t logical_len);
   void finish();
@@ -94,11 +107,14 @@ class UploadWriter final : public CompletionHandler {
     uint64_t offset = 0;
     uint32_t logical_len = 0;
     bool done = false;
+    bool splice = false;  // file side of a splice: `data` unused, bytes come from the pipe
     int injected = 0;  // FaultPlan: the NOP submitted instead completes with this error
   };
 
   uint64_t landed_prefix() const;
   void submit_write(WriteOp& op);
+  void submit_pipe_to_file(WriteOp& op, bool linked_after_socket_side);
+  void on_splice_in(int res);
   void submit_commit(uint64_t offset);
   void submit_injected(Completion* c, int err, int* slot);
   void on_commit_done(bool ok);
@@ -128,6 +144,13 @@ class UploadWriter final : public CompletionHandler {
   bool finishing_ = false;
   bool finished_reported_ = false;
   Status error_;
+
+  // The splice in flight (at most one): its socket side, and where the pipe is.
+  WriteOp* splice_op_ = nullptr;
+  bool splice_receiving_ = false;
+  int pipe_read_ = -1;
+  bool pipe_dirty_ = false;
+  Completion splice_in_{this, 4};
 
   Completion commit_ops_[3];
   int commit_injected_[3] = {0, 0, 0};

@@ -344,9 +344,15 @@ TEST_F(TusProtocol, MethodOverrideTurnsPostIntoPatch) {
 }
 
 // Regression: a transfer coding other than chunked made the early-answer path abort the server.
-TEST_F(TusProtocol, UnsupportedTransferEncodingIs501AndTheServerLives) {
+// A final coding other than chunked leaves the body's length unknown: 400 (RFC 9112 6.3); an
+// unsupported coding before chunked: 501 (RFC 9112 6.1).
+TEST_F(TusProtocol, UnsupportedTransferEncodingIsRefusedAndTheServerLives) {
   for (std::string target : {"/healthz", "/files/", "/nope"}) {
     auto r = raw("GET " + target + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n");
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->status, 400) << target;
+    r = raw("GET " + target +
+            " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
     ASSERT_TRUE(r) << target;
     EXPECT_EQ(r->status, 501) << target;
   }

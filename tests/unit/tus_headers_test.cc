@@ -182,3 +182,364 @@ TEST(TusConstantsTest, Values) {
 
 }  // namespace
 }  // namespace ringest::tus
+
+// ---------------------------------------------------------------------------------------------
+// MetadataDecoder, parse_checksum, parse_concat: the decoding iterator over Upload-Metadata
+// yields exactly the pairs valid_metadata() describes and decodes them into the caller's
+// buffer; the checksum and concatenation extension headers parse only in their documented
+// forms.
+
+namespace ringest::tus {
+namespace {
+
+struct DecodedPair {
+  std::string key;
+  std::string value;
+  bool operator==(const DecodedPair&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const DecodedPair& p) {
+  return os << ::testing::PrintToString(p.key) << "=" << ::testing::PrintToString(p.value);
+}
+
+// Decodes every pair with a generous buffer; *end is the Result that stopped the walk.
+std::vector<DecodedPair> decode_all(std::string_view value, MetadataDecoder::Result* end) {
+  std::vector<DecodedPair> out;
+  MetadataDecoder decoder(value);
+  char buffer[4096];
+  MetadataPair pair;
+  MetadataDecoder::Result r;
+  while ((r = decoder.next(buffer, sizeof buffer, &pair)) == MetadataDecoder::Result::kPair) {
+    out.push_back({std::string(pair.key), std::string(pair.value)});
+  }
+  *end = r;
+  return out;
+}
+
+using DecodeResult = MetadataDecoder::Result;
+
+TEST(MetadataDecoderTest, EmptyAndWhitespaceHaveNoPairs) {
+  for (std::string_view value : {"", " ", "\t \t"}) {
+    MetadataDecoder decoder(value);
+    MetadataPair pair;
+    EXPECT_EQ(decoder.next(nullptr, 0, &pair), DecodeResult::kEnd) << "'" << value << "'";
+    EXPECT_EQ(decoder.next(nullptr, 0, &pair), DecodeResult::kEnd) << "kEnd is sticky";
+  }
+}
+
+TEST(MetadataDecoderTest, DecodesTusJsClientMetadata) {
+  DecodeResult end;
+  std::vector<DecodedPair> pairs =
+      decode_all("filename d29ybGQudHh0,filetype dGV4dC9wbGFpbg==", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs,
+            (std::vector<DecodedPair>{{"filename", "world.txt"}, {"filetype", "text/plain"}}));
+}
+
+TEST(MetadataDecoderTest, DecodesEveryPaddingLength) {
+  DecodeResult end;
+  std::vector<DecodedPair> pairs = decode_all("a YQ==,b YWI=,c YWJj,d YWJjZA==", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs,
+            (std::vector<DecodedPair>{{"a", "a"}, {"b", "ab"}, {"c", "abc"}, {"d", "abcd"}}));
+}
+
+TEST(MetadataDecoderTest, DecodesBinaryValues) {
+  DecodeResult end;
+  std::vector<DecodedPair> pairs = decode_all("bin AP8=,all +/+/", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs, (std::vector<DecodedPair>{{"bin", std::string("\x00\xff", 2)},
+                                             {"all", "\xfb\xff\xbf"}}));
+}
+
+TEST(MetadataDecoderTest, KeysWithoutValuesAndOptionalWhitespace) {
+  DecodeResult end;
+  std::vector<DecodedPair> pairs = decode_all(" is_confidential , a  YQ==\t, b ,c", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs,
+            (std::vector<DecodedPair>{{"is_confidential", ""}, {"a", "a"}, {"b", ""}, {"c", ""}}));
+}
+
+// Like valid_metadata(), a non-zero unused low bit in the last character is tolerated.
+TEST(MetadataDecoderTest, NonCanonicalTrailingBitsAreDropped) {
+  ASSERT_TRUE(valid_metadata("a YR=="));
+  DecodeResult end;
+  std::vector<DecodedPair> pairs = decode_all("a YR==,b YWJ=", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs, (std::vector<DecodedPair>{{"a", "a"}, {"b", "ab"}}));
+}
+
+TEST(MetadataDecoderTest, ValueFillsTheBufferExactly) {
+  MetadataDecoder decoder("f d29ybGQudHh0");  // "world.txt", 9 bytes
+  char buffer[9];
+  MetadataPair pair;
+  ASSERT_EQ(decoder.next(buffer, sizeof buffer, &pair), DecodeResult::kPair);
+  EXPECT_EQ(pair.key, "f");
+  EXPECT_EQ(pair.value, "world.txt");
+  EXPECT_EQ(pair.value.data(), buffer);
+  EXPECT_EQ(decoder.next(buffer, sizeof buffer, &pair), DecodeResult::kEnd);
+}
+
+TEST(MetadataDecoderTest, BufferTooSmallConsumesNothing) {
+  MetadataDecoder decoder("k YQ==,f d29ybGQudHh0,g");
+  char small[8];
+  char large[9];
+  MetadataPair pair;
+  ASSERT_EQ(decoder.next(small, sizeof small, &pair), DecodeResult::kPair);
+  EXPECT_EQ(pair.value, "a");
+  EXPECT_EQ(decoder.next(small, sizeof small, &pair), DecodeResult::kBufferTooSmall);
+  EXPECT_EQ(decoder.next(nullptr, 0, &pair), DecodeResult::kBufferTooSmall);
+  ASSERT_EQ(decoder.next(large, sizeof large, &pair), DecodeResult::kPair);
+  EXPECT_EQ(pair.key, "f");
+  EXPECT_EQ(pair.value, "world.txt");
+  ASSERT_EQ(decoder.next(nullptr, 0, &pair), DecodeResult::kPair);  // a key alone needs none
+  EXPECT_EQ(pair.key, "g");
+  EXPECT_TRUE(pair.value.empty());
+  EXPECT_EQ(decoder.next(nullptr, 0, &pair), DecodeResult::kEnd);
+}
+
+TEST(MetadataDecoderTest, PairsBeforeAnErrorAreYieldedThenMalformedSticks) {
+  MetadataDecoder decoder("a YQ==,b !!!!,c YQ==");
+  char buffer[16];
+  MetadataPair pair;
+  ASSERT_EQ(decoder.next(buffer, sizeof buffer, &pair), DecodeResult::kPair);
+  EXPECT_EQ(pair.key, "a");
+  EXPECT_EQ(decoder.next(buffer, sizeof buffer, &pair), DecodeResult::kMalformed);
+  EXPECT_EQ(decoder.next(buffer, sizeof buffer, &pair), DecodeResult::kMalformed);
+}
+
+TEST(MetadataDecoderTest, DuplicateKeyIsMalformedWhereItAppears) {
+  DecodeResult end;
+  std::vector<DecodedPair> pairs = decode_all("k1 YQ==,k2 YWI=,k1", &end);
+  EXPECT_EQ(end, DecodeResult::kMalformed);
+  EXPECT_EQ(pairs, (std::vector<DecodedPair>{{"k1", "a"}, {"k2", "ab"}}));
+  // Keys that only share a prefix are different keys.
+  pairs = decode_all("k YQ==,k1 YQ==,k12", &end);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  EXPECT_EQ(pairs.size(), 3u);
+}
+
+TEST(MetadataDecoderTest, AtMostSixtyFourPairs) {
+  std::string value;
+  for (int i = 0; i < 64; ++i) {
+    if (i) value += ',';
+    value += "key" + std::to_string(i) + " YQ==";
+  }
+  DecodeResult end;
+  EXPECT_EQ(decode_all(value, &end).size(), 64u);
+  EXPECT_EQ(end, DecodeResult::kEnd);
+  std::vector<DecodedPair> pairs = decode_all(value + ",key64", &end);
+  EXPECT_EQ(pairs.size(), 64u);
+  EXPECT_EQ(end, DecodeResult::kMalformed);
+  EXPECT_FALSE(valid_metadata(value + ",key64"));
+}
+
+// The decoder walks to kEnd exactly when valid_metadata() accepts the value.
+TEST(MetadataDecoderTest, AgreesWithValidMetadata) {
+  const std::string cases[] = {"",
+                               "a",
+                               "a ,b YQ==",
+                               "a,b YQ==",
+                               "b YQ==,a",
+                               "k1 YQ==, k2 YWI=",
+                               "x +/+/",
+                               "Key-With.Punct!~ YQ==",
+                               " YQ==",
+                               "a YQ==, ,b",
+                               "a YQ==,  ",
+                               "a YQ==,a YWI=",
+                               "a,a",
+                               ",a YQ==",
+                               "a YQ==,",
+                               ",",
+                               "a Y",
+                               "a YQ=",
+                               "a Y!==",
+                               "a ====",
+                               "a Y===",
+                               "a =YQ=",
+                               "a YQ-_",
+                               "a YQ==YQ==",
+                               "a YQ== YQ==",
+                               "a d29y bGQ=",
+                               "a\x01 YQ==",
+                               "a\x7f YQ==",
+                               "a\tb YQ==",
+                               std::string("a\0b YQ==", 8),
+                               "caf\xc3\xa9 YQ==",
+                               "a\tYQ=="};
+  for (const std::string& value : cases) {
+    DecodeResult end;
+    decode_all(value, &end);
+    EXPECT_EQ(end == DecodeResult::kEnd, valid_metadata(value)) << ::testing::PrintToString(value);
+    EXPECT_NE(end, DecodeResult::kBufferTooSmall);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse_checksum
+
+std::string digest_string(const Checksum& c) {
+  return std::string(reinterpret_cast<const char*>(c.digest), c.digest_bytes);
+}
+
+std::string hex_bytes(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  }
+  return out;
+}
+
+TEST(ParseChecksumTest, KnownAlgorithmsWithTheirDigests) {
+  // The digests of "abc".
+  std::optional<Checksum> c = parse_checksum("sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->algorithm, "sha1");
+  EXPECT_EQ(digest_string(*c), hex_bytes("a9993e364706816aba3e25717850c26c9cd0d89d"));
+
+  c = parse_checksum("sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->algorithm, "sha256");
+  EXPECT_EQ(digest_string(*c),
+            hex_bytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+
+  c = parse_checksum("md5 kAFQmDzST7DWlj99KOF/cg==");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->algorithm, "md5");
+  EXPECT_EQ(digest_string(*c), hex_bytes("900150983cd24fb0d6963f7d28e17f72"));
+}
+
+TEST(ParseChecksumTest, OtherAlgorithmsAnyDigestLengthUpToTheLimit) {
+  std::optional<Checksum> c = parse_checksum("crc32 EjRWeA==");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->algorithm, "crc32");
+  EXPECT_EQ(digest_string(*c), "\x12\x34\x56\x78");
+
+  c = parse_checksum(
+      "sha512 3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUy"
+      "knw==");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->digest_bytes, 64u);
+
+  EXPECT_TRUE(parse_checksum("x-my.alg_2~ AP8="));
+  EXPECT_TRUE(parse_checksum(std::string(32, 'a') + " AP8="));  // the longest algorithm name
+  EXPECT_FALSE(parse_checksum(std::string(33, 'a') + " AP8="));
+  EXPECT_TRUE(parse_checksum("x " + std::string(84, 'A') + "AA=="));   // 64 bytes
+  EXPECT_FALSE(parse_checksum("x " + std::string(88, 'A')));           // 66 bytes
+  EXPECT_FALSE(parse_checksum("x " + std::string(84, 'A') + "AAA="));  // 65 bytes
+}
+
+TEST(ParseChecksumTest, KnownAlgorithmWithTheWrongDigestLength) {
+  EXPECT_FALSE(parse_checksum("sha1 kAFQmDzST7DWlj99KOF/cg=="));     // 16 bytes
+  EXPECT_FALSE(parse_checksum("md5 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="));  // 20 bytes
+  EXPECT_FALSE(parse_checksum("sha256 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="));
+  EXPECT_FALSE(parse_checksum("sha1 AP8="));
+}
+
+TEST(ParseChecksumTest, RejectsMalformedValues) {
+  const std::string rejects[] = {
+      "",
+      "sha1",
+      "sha1 ",
+      " qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
+      "SHA1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",  // uppercase algorithm
+      "Sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
+      "sha1  qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",     // two spaces
+      "sha1\tqZk+NkcGgWq6PiVxeFDCbJzQ2J0=",     // tab
+      " sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",     // leading space
+      "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0= ",     // trailing space
+      "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0",       // padding missing
+      "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J1=",      // unused bits set: not canonical
+      "md5 kAFQmDzST7DWlj99KOF/ch==",           // unused bits set: not canonical
+      "sha1 qZk-NkcGgWq6PiVxeFDCbJzQ2J0=",      // base64url alphabet
+      "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=qZk=",  // padding inside
+      "sha1 qZk+NkcG gWq6PiVxeFDCbJzQ2J0=",     // space inside the digest
+      "sh a1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=",
+      "sha1,md5 kAFQmDzST7DWlj99KOF/cg==",  // ',' is not a token character
+      "sha/1 AP8=",
+      "x ====",
+      "x A===",
+      std::string("sha\x01 AP8="),
+      std::string("x\0 AP8=", 7),
+      "x\xc3\xa9 AP8=",
+  };
+  for (const std::string& value : rejects) {
+    EXPECT_FALSE(parse_checksum(value)) << ::testing::PrintToString(value);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse_concat
+
+TEST(ParseConcatTest, Partial) {
+  std::optional<Concat> c = parse_concat("partial");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->final);
+  EXPECT_EQ(c->url_count, 0u);
+}
+
+TEST(ParseConcatTest, FinalWithRelativeAndAbsoluteUrls) {
+  std::optional<Concat> c = parse_concat("final;/files/a https://example.com/files/b /files/c?x=1");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->final);
+  ASSERT_EQ(c->url_count, 3u);
+  EXPECT_EQ(c->urls[0], "/files/a");
+  EXPECT_EQ(c->urls[1], "https://example.com/files/b");
+  EXPECT_EQ(c->urls[2], "/files/c?x=1");
+}
+
+TEST(ParseConcatTest, ExtraSpacesBetweenUrlsAreOneSeparator) {
+  std::optional<Concat> c = parse_concat("final; /files/a   /files/b ");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->url_count, 2u);
+  EXPECT_EQ(c->urls[0], "/files/a");
+  EXPECT_EQ(c->urls[1], "/files/b");
+}
+
+TEST(ParseConcatTest, Limits) {
+  std::string value = "final;";
+  for (size_t i = 0; i < kMaxConcatUrls; ++i) value += " /files/" + std::to_string(i);
+  std::optional<Concat> c = parse_concat(value);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->url_count, kMaxConcatUrls);
+  EXPECT_EQ(c->urls[kMaxConcatUrls - 1], "/files/" + std::to_string(kMaxConcatUrls - 1));
+  EXPECT_FALSE(parse_concat(value + " /files/x"));  // one URL too many
+
+  std::string longest = "final;/" + std::string(kMaxConcatBytes - 7, 'a');
+  ASSERT_EQ(longest.size(), kMaxConcatBytes);
+  EXPECT_TRUE(parse_concat(longest));
+  EXPECT_FALSE(parse_concat(longest + "a"));
+}
+
+TEST(ParseConcatTest, RejectsMalformedValues) {
+  const std::string rejects[] = {
+      "",
+      "Partial",
+      "PARTIAL",
+      "partial ",
+      " partial",
+      "partial;",
+      "partial;/files/a",
+      "final",
+      "final;",
+      "final; ",
+      "final;   ",
+      "final /files/a",
+      "final,/files/a",
+      "Final;/files/a",
+      " final;/files/a",
+      "final;/files/a\t/files/b",
+      "final;/files/a\x01",
+      "final;/files/a\r\n",
+      "final;/files/\x7f",
+      "final;/files/caf\xc3\xa9",
+      std::string("final;/files/a\0", 15),
+  };
+  for (const std::string& value : rejects) {
+    EXPECT_FALSE(parse_concat(value)) << ::testing::PrintToString(value);
+  }
+}
+
+}  // namespace
+}  // namespace ringest::tus

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/base/config.h"
+#include "http/access/credential_files.h"
 
 namespace ringest::client {
 namespace {
@@ -30,6 +31,13 @@ bool valid_metadata_key(const std::string& key) {
 
 bool is_http_url(const std::string& url) {
   return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
+}
+
+bool is_sign_method(const std::string& m) {
+  for (const char* known : {"POST", "GET", "HEAD", "PATCH", "DELETE", "OPTIONS", "*"}) {
+    if (m == known) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -117,12 +125,40 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
     } else if (flag == "--log-offsets") {
       if (value.empty()) return fail("--log-offsets must not be empty");
       o.log_offsets = value;
+    } else if (flag == "--token") {
+      if (!access::is_b64token(value)) {
+        return fail("--token wants a bearer token (A-Z a-z 0-9 - . _ ~ + / and trailing =)");
+      }
+      o.token = value;
+    } else if (flag == "--token-file") {
+      if (value.empty()) return fail("--token-file must not be empty");
+      o.token_file = value;
+    } else if (flag == "--signing-key-file") {
+      if (value.empty()) return fail("--signing-key-file must not be empty");
+      o.signing_key_file = value;
+    } else if (flag == "--method") {
+      if (!is_sign_method(value)) {
+        return fail("--method wants POST, GET, HEAD, PATCH, DELETE, OPTIONS or *, got '" +
+                    value + "'");
+      }
+      o.sign_method = value;
+    } else if (flag == "--expires-in") {
+      if (!parse_uint(value, 1, uint64_t{10} * 365 * 86400, &n)) {
+        return fail("--expires-in wants seconds (1 .. 10 years), got '" + value + "'");
+      }
+      o.expires_in_s = n;
+      o.expires_at = 0;
+    } else if (flag == "--expires") {
+      if (!parse_uint(value, 0, uint64_t{1} << 62, &n)) {
+        return fail("--expires wants unix seconds, got '" + value + "'");
+      }
+      o.expires_at = n;
     } else {
       return fail("unknown flag '" + flag + "'");
     }
   }
 
-  if (positional.empty()) return fail("missing command (upload, status or delete)");
+  if (positional.empty()) return fail("missing command (upload, status, delete or sign)");
   const std::string& command = positional[0];
   if (command == "upload") {
     if (positional.size() != 3) return fail("upload wants FILE URL");
@@ -133,8 +169,25 @@ ParseResult parse_command_line(int argc, const char* const* argv) {
     if (positional.size() != 2) return fail(command + " wants URL");
     o.command = command == "status" ? Command::kStatus : Command::kDelete;
     o.url = positional[1];
+  } else if (command == "sign") {
+    if (positional.size() != 2) return fail("sign wants URL");
+    o.command = Command::kSign;
+    o.url = positional[1];
   } else {
     return fail("unknown command '" + command + "'");
+  }
+  if (o.command == Command::kSign) {
+    if (o.signing_key_file.empty()) return fail("sign needs --signing-key-file");
+    if (!is_http_url(o.url) && o.url.rfind('/', 0) != 0) {
+      return fail("sign wants an http(s):// URL or a path starting with /, got '" + o.url + "'");
+    }
+    if (!o.token.empty() || !o.token_file.empty()) return fail("--token applies to requests only");
+    if (!o.metadata.empty()) return fail("--metadata applies to upload only");
+    return out;
+  }
+  if (!o.signing_key_file.empty()) return fail("--signing-key-file applies to sign only");
+  if (!o.token.empty() && !o.token_file.empty()) {
+    return fail("--token and --token-file exclude each other");
   }
   if (!is_http_url(o.url)) {
     return fail("URL must start with http:// or https://, got '" + o.url + "'");
@@ -155,6 +208,9 @@ Usage:
                                     absolute URL on stdout when the server has every byte
   ringest status URL [flags]        print "offset N length M" for an upload URL
   ringest delete URL [flags]        terminate (DELETE) an upload
+  ringest sign URL --signing-key-file PATH [--method M] [--expires-in S | --expires T]
+                                    print URL signed for ringestd's --signing-key-file:
+                                    URL?expires=T&signature=S (docs/access-control.md)
   ringest --help
 
 Upload: POST (creation) with Upload-Length and Upload-Metadata, then PATCH the file in chunks
@@ -178,6 +234,20 @@ Flags:
                             Upload-Offset the server reports (201/204 and HEAD); for POST the url
                             is the new upload's
   -q, --quiet               no progress and no notes on stderr (errors are still printed)
+  --token TOKEN             send "Authorization: Bearer TOKEN" on every request (visible in
+                            the process list: prefer --token-file)
+  --token-file PATH         the same, with the token read from PATH (its first token; blank
+                            lines and # comments are skipped, as in ringestd's token file)
+
+Signing (sign only):
+  --signing-key-file PATH   the key ringestd was given (trailing newline ignored)
+  --method M                the method the URL allows (default POST, for creating uploads at
+                            a collection URL); * allows HEAD, GET, PATCH and DELETE on an
+                            upload URL
+  --expires-in SECONDS      valid for this long from now (default 3600)
+  --expires UNIX_SECONDS    valid until this moment instead
+  A signed creation URL is all an uploader needs: ringestd signs the Location of the upload
+  it creates (same expiry), and tus clients follow Location.
   -h, --help                this text
 
 Progress: a bar with rate and ETA when stderr is a terminal, otherwise one line every 2 s.

@@ -20,12 +20,12 @@ enum ExitCode : int {
   kExitFileChanged = 5,  // the local file changed size or mtime while being uploaded
 };
 
-enum class Command { kUpload, kStatus, kDelete };
+enum class Command { kUpload, kStatus, kDelete, kSign };
 
 struct Options {
   Command command = Command::kUpload;
   std::string file;  // upload only
-  std::string url;   // collection URL for upload, upload URL for status/delete
+  std::string url;   // collection URL for upload, upload URL for status/delete, URL to sign
 
   uint64_t chunk_bytes = uint64_t{64} << 20;
   int retries = 10;               // consecutive failed attempts allowed, reset by progress
@@ -36,6 +36,16 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> metadata;  // in command-line order
   std::string log_offsets;                                    // empty: no offset log
   bool quiet = false;
+
+  // Bearer token sent on every request (upload, status, delete): given, or read from a file.
+  std::string token;
+  std::string token_file;
+
+  // sign: a signed URL for ringestd's --signing-key-file (docs/access-control.md).
+  std::string signing_key_file;
+  std::string sign_method = "POST";  // or GET, HEAD, PATCH, DELETE, OPTIONS, * (upload methods)
+  uint64_t expires_in_s = 3600;      // from now
+  uint64_t expires_at = 0;           // unix seconds; 0: use expires_in_s
 };
 
 struct ParseResult {

@@ -1,14 +1,21 @@
 #include "tools/client/commands.h"
 
+#include <openssl/crypto.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+
+#include "http/access/credential_files.h"
+#include "http/access/hmac_sha256.h"
 
 #include "tools/client/http_client.h"
 #include "tools/client/offset_log.h"
 #include "tools/client/progress.h"
 #include "tools/client/retry.h"
+#include "tools/client/sign.h"
 #include "tools/client/state_store.h"
 #include "tools/client/tus_client.h"
 #include "tools/client/uploader.h"
@@ -56,10 +63,43 @@ int terminate(const Options& options, TusClient* tus, StateStore* state, Progres
   return kExitOk;
 }
 
+int sign(const Options& options, Progress* progress) {
+  std::string key;
+  std::string error;
+  if (!access::load_signing_key(options.signing_key_file, &key, &error)) {
+    progress->error("--signing-key-file: " + error);
+    return kExitOther;
+  }
+  access::HmacSha256Key hmac(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  uint64_t expires = options.expires_at != 0
+                         ? options.expires_at
+                         : static_cast<uint64_t>(std::time(nullptr)) + options.expires_in_s;
+  std::printf("%s\n", sign_url(hmac, options.url, options.sign_method, expires).c_str());
+  return std::fflush(stdout) == 0 ? kExitOk : kExitOther;
+}
+
+// The bearer token from --token or the first one in --token-file; false if that cannot be read.
+bool bearer_token(const Options& options, std::string* token, Progress* progress) {
+  *token = options.token;
+  if (options.token_file.empty()) return true;
+  std::vector<std::string> tokens;
+  std::string error;
+  if (!access::load_token_file(options.token_file, &tokens, &error)) {
+    progress->error("--token-file: " + error);
+    return false;
+  }
+  *token = tokens.front();
+  return true;
+}
+
 }  // namespace
 
 int run_command(const Options& options) {
   Progress progress(Progress::mode_for_stderr(options.quiet));
+  if (options.command == Command::kSign) return sign(options, &progress);
+  std::string token;
+  if (!bearer_token(options, &token, &progress)) return kExitOther;
   OffsetLog log;
   if (!options.log_offsets.empty() && !log.open(options.log_offsets)) {
     progress.error("cannot open --log-offsets file " + options.log_offsets + ": " +
@@ -67,6 +107,7 @@ int run_command(const Options& options) {
     return kExitOther;
   }
   HttpClient http(options.timeout_s);
+  http.set_bearer_token(token);
   TusClient tus(&http, &log);
   switch (options.command) {
     case Command::kUpload: {
@@ -79,6 +120,8 @@ int run_command(const Options& options) {
       StateStore state = open_state_store(options, &progress);
       return terminate(options, &tus, &state, &progress);
     }
+    case Command::kSign:
+      break;  // handled above: it sends nothing
   }
   return kExitOther;
 }

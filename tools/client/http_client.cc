@@ -120,6 +120,10 @@ HttpClient::HttpClient(uint32_t timeout_s) : curl_(curl_easy_init()), timeout_s_
 
 HttpClient::~HttpClient() { curl_easy_cleanup(curl_); }
 
+void HttpClient::set_bearer_token(const std::string& token) {
+  authorization_ = token.empty() ? std::string() : "Authorization: Bearer " + token;
+}
+
 HttpResponse HttpClient::perform(const HttpRequest& request) {
   HttpResponse response;
   Transfer transfer{&request, &response, 0};
@@ -144,6 +148,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
 
   curl_slist* headers = nullptr;
   for (const std::string& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  if (!authorization_.empty()) headers = curl_slist_append(headers, authorization_.c_str());
   if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (request.method == "POST" && !request.body) {

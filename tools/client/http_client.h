@@ -56,10 +56,13 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   HttpResponse perform(const HttpRequest& request);
+  // Every later request carries "Authorization: Bearer <token>" (empty: none).
+  void set_bearer_token(const std::string& token);
 
  private:
   CURL* curl_;
   uint32_t timeout_s_;
+  std::string authorization_;  // the whole header line, or empty
 };
 
 // `reference` (absolute, or relative such as "/files/<id>") resolved against `base`, as a

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
+
+The seeds are committed; run this again only to change them (it rewrites the same files).
+http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
+request bytes; tus_headers seeds are header values; upload_record seeds are record files in the
+layout of docs/storage-format.md.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    directory = os.path.join(HERE, "corpus", target)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(data)
+
+
+# http_parser: control bytes = head limit index (0-7), max headers, target limit index (0-5),
+# sink mode, two bytes of cut-point seed.
+def http(name, request, head=7, headers=16, target=5, sink=2, seed=0x0101):
+    control = bytes([head, headers, target, sink, seed & 0xFF, seed >> 8])
+    write("http_parser", name, control + request)
+
+
+ID = b"0123456789abcdef0123456789abcdef"
+http("create", b"POST /files/ HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nTus-Resumable: 1.0.0\r\n"
+     b"Upload-Length: 11\r\nUpload-Metadata: filename d29ybGQudHh0\r\n\r\n")
+http("patch_content_length", b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\n"
+     b"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+     b"Content-Type: application/offset+octet-stream\r\nContent-Length: 11\r\n\r\nhello world",
+     seed=0x2a07)
+http("patch_chunked", b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\n"
+     b"Tus-Resumable: 1.0.0\r\nUpload-Offset: 11\r\n"
+     b"Content-Type: application/offset+octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n", seed=0x0913)
+http("pipelined", b"HEAD /files/" + ID + b" HTTP/1.1\r\nTus-Resumable: 1.0.0\r\n\r\n"
+     b"OPTIONS /files/ HTTP/1.1\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n"
+     b"DELETE /files/" + ID + b" HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n",
+     seed=0x5c31)
+http("expect_continue", b"POST /files/ HTTP/1.1\r\nHost: h\r\nTus-Resumable: 1.0.0\r\n"
+     b"Upload-Length: 4\r\nContent-Type: application/offset+octet-stream\r\n"
+     b"Expect: 100-continue\r\nContent-Length: 4\r\n\r\nabcd")
+http("method_override", b"POST /files/" + ID + b" HTTP/1.1\r\nX-HTTP-Method-Override: PATCH\r\n"
+     b"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nUpload-Checksum: sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=\r\n"
+     b"Content-Type: application/offset+octet-stream\r\nContent-Length: 3\r\n\r\nabc")
+http("head_too_large", b"POST /files/ HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 1\r\n"
+     b"Upload-Concat: final;/files/a /files/b\r\n\r\n", head=1)
+http("too_many_headers", b"GET /healthz HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", headers=2)
+http("target_too_long", b"GET /files/" + ID + b"?x=1 HTTP/1.1\r\n\r\n", target=2)
+http("body_refused", b"PATCH /files/" + ID + b" HTTP/1.1\r\nContent-Length: 20\r\n\r\n"
+     b"0123456789abcdefghij", sink=1 + 4 * 1)
+http("upgrade", b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+     b"GET / HTTP/1.1\r\n\r\n")
+
+# tus_headers: header values, one per file.
+for name, value in [
+    ("offset_zero", b"0"),
+    ("offset_large", b"9223372036854775807"),
+    ("metadata", b"filename d29ybGQudHh0,filetype dGV4dC9wbGFpbg=="),
+    ("metadata_keys", b"is_confidential, name YWI=,x +/+/"),
+    ("content_type", b"application/offset+octet-stream; charset=utf-8"),
+    ("checksum_sha1", b"sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
+    ("checksum_sha256", b"sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="),
+    ("checksum_md5", b"md5 kAFQmDzST7DWlj99KOF/cg=="),
+    ("concat_partial", b"partial"),
+    ("concat_final", b"final;/files/a https://example.com/files/b"),
+]:
+    write("tus_headers", name, value)
+
+
+# upload_record: whole record files.
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def slot(sequence, offset, length, flags, updated_ms):
+    body = struct.pack("<IHHQQQIIQ", 0x4C534752, 1, 0, sequence, offset, length, flags, 0,
+                       updated_ms)
+    body += bytes(508 - len(body))
+    return body + struct.pack("<I", crc32c(body))
+
+
+def record(upload_id, created_ms, length, metadata, slots):
+    fixed = struct.pack("<IHH32sQQII", 0x44484752, 1, 0, upload_id, created_ms, length,
+                        len(metadata), 0)
+    header_crc = crc32c(metadata, crc32c(fixed))
+    header = fixed[:60] + struct.pack("<I", header_crc) + metadata
+    area = bytearray(1024)
+    for s in slots:
+        at = (s[0] % 2) * 512
+        area[at:at + 512] = slot(*s)
+    return bytes(area) + header
+
+
+META = b"filename d29ybGQudHh0,filetype dGV4dC9wbGFpbg=="
+write("upload_record", "fresh", record(ID, 1700000000123, 1000, META,
+                                       [(1, 0, 1000, 0, 1700000000123)]))
+write("upload_record", "two_slots", record(ID, 1700000000123, 1000, META,
+                                           [(2, 500, 1000, 0, 1700000000200),
+                                            (3, 800, 1000, 0, 1700000000300)]))
+write("upload_record", "complete_empty", record(b"fedcba9876543210fedcba9876543210",
+                                                1700000000000, 0, b"",
+                                                [(1, 0, 0, 1, 1700000000000)]))

@@ -1,0 +1,241 @@
+// Slow, silent and greedy clients against the real ringestd: each kind gets 408 (or 503) and
+// is closed, what a slow body delivered is committed, and none of them holds the pool slots
+// that other clients need.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace ringest::test {
+namespace {
+
+class SlowClients : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> args) {
+    server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args));
+    server_->start();
+    port_ = server_->port();
+  }
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(SlowClients, SilentConnectionGets408AndIsClosed) {
+  start({"--head-timeout", "300ms"});
+  Connection c(port_, 10000);
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(c.closed_by_peer(5000));
+  EXPECT_GE(metric(port_, "ringest_timeouts_total"), 1u);
+}
+
+TEST_F(SlowClients, HalfSentHeadGets408) {
+  start({"--head-timeout", "300ms"});
+  Connection c(port_, 10000);
+  ASSERT_TRUE(c.send_all("PATCH /files/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(c.closed_by_peer(5000));
+  // The server is fine for everyone else.
+  std::string location = tus_create(port_, 5);
+  auto p = tus_patch(port_, location, 0, "hello");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status, 204);
+}
+
+TEST_F(SlowClients, HeadTimeoutCountsFromTheFirstByteNotPerByte) {
+  // A head dribbled one byte every 100 ms takes longer than the timeout in total: 408, even
+  // though no single gap is long.
+  start({"--head-timeout", "500ms"});
+  Connection c(port_, 10000);
+  std::string head = "OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  for (size_t i = 0; i < 15; ++i) {  // 1.5 s of dribbling; sends after the 408 may fail
+    c.send_all(head.substr(i, 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+}
+
+TEST_F(SlowClients, IdleKeepAliveConnectionGets408) {
+  start({"--idle-timeout", "300ms"});
+  Connection c(port_, 10000);
+  ASSERT_TRUE(c.send_all("OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n"));
+  auto first = c.read_response();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 204);
+  auto r = c.read_response();  // nothing sent: the idle timeout answers
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(c.closed_by_peer(5000));
+}
+
+TEST_F(SlowClients, KeepAliveWithinTheIdleTimeoutIsServed) {
+  start({"--idle-timeout", "2s", "--head-timeout", "2s"});
+  Connection c(port_, 10000);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send_all("OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 204);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+TEST_F(SlowClients, SlowBodyGets408AndWhatArrivedIsCommitted) {
+  start({"--min-body-rate", "1M", "--body-rate-window", "300ms"});
+  std::string location = tus_create(port_, 1 << 20);
+  std::string data = random_bytes(1 << 20, 7);
+  Connection c(port_, 10000);
+  ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+  ASSERT_TRUE(c.send_all(data.substr(0, 10000)));  // then nothing
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(r->header("upload-offset"), "10000");
+  EXPECT_EQ(head_offset(port_, location), 10000u);
+  // The client resumes from there.
+  auto p = tus_patch(port_, location, 10000, data.substr(10000));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
+            sha256_hex(data));
+}
+
+TEST_F(SlowClients, SteadyBodyAboveTheMinimumRateIsNotCutOff) {
+  // 4 KiB every 100 ms is 40 KiB/s, above a 16 KiB/s minimum over 300 ms windows.
+  start({"--min-body-rate", "16K", "--body-rate-window", "300ms"});
+  std::string data = random_bytes(64 << 10, 8);
+  std::string location = tus_create(port_, data.size());
+  Connection c(port_, 10000);
+  ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+  for (size_t at = 0; at < data.size(); at += 4096) {
+    ASSERT_TRUE(c.send_all(data.substr(at, 4096)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->header("upload-offset"), std::to_string(data.size()));
+}
+
+TEST_F(SlowClients, StalledHeadsAndTricklingBodiesHoldNoPoolSlots) {
+  // One reactor with 4 slots of 64 KiB. Twelve half-sent heads and twelve bodies that sent a
+  // few bytes and paused would hold every slot if waiting held one; a fast 8 MiB upload must
+  // still go through, and then the paused ones finish with exact content.
+  start({"--threads", "1", "--buffers", "4", "--buffer-bytes", "64K", "--buffers-per-connection",
+         "1", "--max-head-bytes", "8K"});
+  std::vector<std::unique_ptr<Connection>> heads;
+  for (int i = 0; i < 12; ++i) {
+    heads.push_back(std::make_unique<Connection>(port_, 30000));
+    ASSERT_TRUE(heads.back()->send_all("POST /files/ HTTP/1.1\r\nHost: x\r\n"));
+  }
+  struct Trickle {
+    std::string location;
+    std::string data;
+    std::unique_ptr<Connection> c;
+  };
+  std::vector<Trickle> trickles;
+  for (int i = 0; i < 12; ++i) {
+    Trickle t;
+    t.data = random_bytes(10000 + static_cast<size_t>(i) * 777, 100 + static_cast<uint64_t>(i));
+    t.location = tus_create(port_, t.data.size());
+    t.c = std::make_unique<Connection>(port_, 30000);
+    ASSERT_TRUE(t.c->send_all(patch_head(t.location, 0, t.data.size())));
+    ASSERT_TRUE(t.c->send_all(t.data.substr(0, 100)));
+    trickles.push_back(std::move(t));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string big = random_bytes(8 << 20, 9);
+  std::string location = tus_create(port_, big.size());
+  auto p = tus_patch(port_, location, 0, big);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
+            sha256_hex(big));
+  for (Trickle& t : trickles) {
+    ASSERT_TRUE(t.c->send_all(t.data.substr(100)));
+    auto r = t.c->read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 204);
+    EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(t.location) + ".bin"),
+              sha256_hex(t.data));
+  }
+  for (auto& h : heads) {
+    ASSERT_TRUE(h->send_all("Tus-Resumable: 1.0.0\r\nUpload-Length: 3\r\n\r\n"));
+    auto r = h->read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 201);
+  }
+}
+
+TEST_F(SlowClients, PausedBodyThatDisconnectsKeepsItsBytes) {
+  // A slow client's partial block waits in the connection's stash without a slot; when the
+  // client goes away, those bytes are committed all the same.
+  start({});
+  std::string data = random_bytes(100000, 11);
+  std::string location = tus_create(port_, data.size());
+  {
+    Connection c(port_, 10000);
+    ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+    ASSERT_TRUE(c.send_all(data.substr(0, 1234)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }  // closed
+  std::optional<uint64_t> offset;
+  for (int i = 0; i < 100; ++i) {
+    offset = head_offset(port_, location);
+    if (offset == 1234u) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(offset, 1234u);
+  auto p = tus_patch(port_, location, 1234, data.substr(1234));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
+            sha256_hex(data));
+}
+
+TEST_F(SlowClients, ConnectionsBeyondTheLimitGet503) {
+  start({"--threads", "1", "--max-connections", "2"});
+  Connection a(port_, 10000);
+  Connection b(port_, 10000);
+  ASSERT_TRUE(a.send_all("OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n"));
+  ASSERT_TRUE(a.read_response().has_value());
+  Connection c(port_, 10000);
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  EXPECT_TRUE(c.closed_by_peer(5000));
+}
+
+TEST_F(SlowClients, ResponseTheClientNeverReadsIsCutOff) {
+  start({"--idle-timeout", "500ms"});
+  std::string data = random_bytes(16 << 20, 12);
+  std::string location = tus_create(port_, data.size());
+  auto p = tus_patch(port_, location, 0, data);
+  ASSERT_TRUE(p.has_value());
+  ASSERT_EQ(p->status, 204);
+  Connection c(port_, 10000);
+  ASSERT_TRUE(c.send_all("GET " + location + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  uint64_t before = metric(port_, "ringest_timeouts_total");
+  uint64_t after = before;
+  for (int i = 0; i < 100 && after == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    after = metric(port_, "ringest_timeouts_total");
+  }
+  EXPECT_GT(after, before);
+}
+
+}  // namespace
+}  // namespace ringest::test

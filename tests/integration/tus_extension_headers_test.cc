@@ -1,0 +1,129 @@
+// Proves how the real ringestd treats the headers of the tus extensions it does not offer
+// (checksum, concatenation; neither is in Tus-Extension): a malformed Upload-Checksum or
+// Upload-Concat is a 400 that changes nothing, a well-formed Upload-Checksum is ignored (the
+// bytes are stored, unverified, as for any unknown header), and any Upload-Concat on creation
+// is refused, since quietly creating a plain upload would break the client's later
+// concatenation.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace ringest::test {
+namespace {
+
+// SHA-1 of "abc", base64.
+constexpr const char* kAbcSha1 = "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=";
+
+class TusExtensionHeaders : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(dir_.path() + "/data",
+                                       std::vector<std::string>{"--max-upload-bytes", "1M"});
+    server_->start();
+    port_ = server_->port();
+  }
+  std::optional<Response> create(const std::string& extra_headers, const std::string& body = "") {
+    std::string text =
+        "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: 3\r\n" +
+        extra_headers;
+    if (!body.empty()) {
+      text += "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n";
+    }
+    return request(port_, text + "\r\n" + body);
+  }
+  std::optional<Response> patch(const std::string& location, uint64_t offset,
+                                const std::string& extra_headers, const std::string& body) {
+    return request(port_, "PATCH " + location +
+                              " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: " +
+                              std::to_string(offset) +
+                              "\r\nContent-Type: application/offset+octet-stream\r\n"
+                              "Content-Length: " +
+                              std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(TusExtensionHeaders, MalformedChecksumOnCreationIs400AndCreatesNothing) {
+  for (std::string value :
+       {"sha1", "SHA1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "sha1 YWJj",
+        "md5 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "sha1  qZk+NkcGgWq6PiVxeFDCbJzQ2J0="}) {
+    auto r = create("Upload-Checksum: " + value + "\r\n", "abc");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << value;
+    EXPECT_EQ(r->body, "invalid Upload-Checksum\n") << value;
+  }
+  EXPECT_EQ(metric(port_, "ringest_uploads"), 0u);
+}
+
+TEST_F(TusExtensionHeaders, ConcatenationOnCreationIs400AndCreatesNothing) {
+  for (std::string value : {"partial", "final;/files/a /files/b"}) {
+    auto r = create("Upload-Concat: " + value + "\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << value;
+    EXPECT_EQ(r->body, "concatenation is not supported\n") << value;
+  }
+  // A final upload has no Upload-Length; the answer still names the real reason.
+  auto r = request(port_,
+                   "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n"
+                   "Upload-Concat: final;/files/a /files/b\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, "concatenation is not supported\n");
+  for (std::string value : {"final;", "Partial", "final /files/a"}) {
+    r = create("Upload-Concat: " + value + "\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << value;
+    EXPECT_EQ(r->body, "invalid Upload-Concat\n") << value;
+  }
+  EXPECT_EQ(metric(port_, "ringest_uploads"), 0u);
+}
+
+TEST_F(TusExtensionHeaders, WellFormedChecksumIsIgnored) {
+  auto created = create(std::string("Upload-Checksum: ") + kAbcSha1 + "\r\n", "abc");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201);
+  EXPECT_EQ(created->header("upload-offset"), "3");
+
+  std::string loc = tus_create(port_, 6);
+  ASSERT_FALSE(loc.empty());
+  auto r = patch(loc, 0, std::string("Upload-Checksum: ") + kAbcSha1 + "\r\n", "abc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->header("upload-offset"), "3");
+  // Not verified: the extension is not offered, so a wrong digest is not a 460.
+  r = patch(loc, 3, std::string("Upload-Checksum: ") + kAbcSha1 + "\r\n", "xyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->header("upload-offset"), "6");
+}
+
+TEST_F(TusExtensionHeaders, MalformedHeadersOnPatchAre400AndLeaveTheOffset) {
+  std::string loc = tus_create(port_, 6);
+  ASSERT_FALSE(loc.empty());
+  auto r = patch(loc, 0, "Upload-Checksum: sha256 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=\r\n", "abc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, "invalid Upload-Checksum\n");
+  r = patch(loc, 0, "Upload-Concat: final;\r\n", "abc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->body, "invalid Upload-Concat\n");
+  EXPECT_EQ(head_offset(port_, loc), 0u);
+  // Upload-Concat means nothing on a PATCH: well-formed, it is ignored.
+  r = patch(loc, 0, "Upload-Concat: partial\r\n", "abc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->header("upload-offset"), "3");
+}
+
+}  // namespace
+}  // namespace ringest::test
