@@ -53,6 +53,9 @@ http("too_many_headers", b"GET /healthz HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n
 http("target_too_long", b"GET /files/" + ID + b"?x=1 HTTP/1.1\r\n\r\n", target=2)
 http("body_refused", b"PATCH /files/" + ID + b" HTTP/1.1\r\nContent-Length: 20\r\n\r\n"
      b"0123456789abcdefghij", sink=1 + 4 * 1)
+# Trailers after a full head: once merged into the head mid-body (found by this target).
+http("trailers", b"PATCH /files/" + ID + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"3\r\nabc\r\n0\r\nUpload-Offset: 9\r\nX-T: y\r\n\r\n", headers=1, seed=0x0302)
 http("upgrade", b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
      b"GET / HTTP/1.1\r\n\r\n")
 
