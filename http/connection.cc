@@ -71,7 +71,8 @@ void HttpConnection::start_body_window() {
   const Config& config = *context_->config;
   window_start_ms_ = monotonic_ms_now();
   window_bytes_ = 0;
-  window_throttled_ = false;
+  held_ms_ = 0;
+  if (held_since_ms_ != 0) held_since_ms_ = window_start_ms_;
   set_timer(Timer::kBody, config.min_body_rate > 0 ? config.body_rate_window_ms : 0);
 }
 
@@ -95,10 +96,15 @@ void HttpConnection::on_timer(Timer which) {
       return;
     case Timer::kBody: {
       if (state_ != State::kReadBody) return;
-      uint64_t elapsed = monotonic_ms_now() - window_start_ms_;
-      uint64_t needed = uint64_t{config.min_body_rate} * elapsed / 1000;
+      // Only the time the server was waiting on the client counts: time in which it held the
+      // body back itself (writes at their limit, no free slot) is taken out of the window.
+      uint64_t now = monotonic_ms_now();
+      uint64_t elapsed = now - window_start_ms_;
+      uint64_t held = held_ms_ + (held_since_ms_ != 0 ? now - held_since_ms_ : 0);
+      uint64_t client_ms = elapsed > held ? elapsed - held : 0;
+      uint64_t needed = uint64_t{config.min_body_rate} * client_ms / 1000;
       bool waiting_on_client = poll_pending_ || recv_pending_;
-      if (window_throttled_ || window_bytes_ >= needed || !waiting_on_client) {
+      if (window_bytes_ >= needed || !waiting_on_client) {
         start_body_window();
         return;
       }
@@ -113,6 +119,16 @@ void HttpConnection::on_timer(Timer which) {
       close();
       return;
   }
+}
+
+void HttpConnection::hold_body() {
+  if (held_since_ms_ == 0) held_since_ms_ = monotonic_ms_now();
+}
+
+void HttpConnection::wait_on_client() {
+  if (held_since_ms_ == 0) return;
+  held_ms_ += monotonic_ms_now() - held_since_ms_;
+  held_since_ms_ = 0;
 }
 
 void HttpConnection::respond_timeout() {
@@ -154,6 +170,7 @@ void HttpConnection::arm_read() {
     // Idle between requests, a head still coming (its bytes are already copied into the
     // arena), or a slow body: wait for readability without holding a buffer, so slow or
     // silent clients cannot take the pool from the others.
+    wait_on_client();
     reactor_->ring().prep_poll_in(&poll_, fd_);
     poll_pending_ = true;
     return;
@@ -165,7 +182,7 @@ void HttpConnection::acquire_slot_and_recv() {
   int slot = reactor_->pool().acquire();
   if (slot < 0) {
     reactor_->pool().add_waiter(this);  // backpressure: the pool is empty
-    window_throttled_ = true;
+    hold_body();
     return;
   }
   read_slot_ = slot;
@@ -174,6 +191,7 @@ void HttpConnection::acquire_slot_and_recv() {
 }
 
 void HttpConnection::post_recv() {
+  wait_on_client();
   BufferPool& pool = reactor_->pool();
   reactor_->ring().prep_recv(&recv_, fd_, pool.data(read_slot_) + data_end_,
                              pool.slot_bytes() - data_end_);
@@ -333,7 +351,7 @@ void HttpConnection::process_body() {
   }
   if (splice_ && (writer_.splice_in_flight() || poll_pending_)) return;  // it calls back
   if (!writer_.can_write()) {
-    window_throttled_ = true;  // the disk, not the client, holds the body back
+    hold_body();  // the disk, not the client, holds the body back
     return;                    // on_writer_progress() calls back
   }
   if (direct_ && !direct_ensure_accumulator()) return;  // waits for a slot
@@ -446,15 +464,17 @@ void HttpConnection::splice_next() {
   uint64_t left = parser_.body_remaining();
   if (left == 0 || writer_.splice_in_flight()) return;
   if (slow_reader_) {
+    wait_on_client();
     reactor_->ring().prep_poll_in(&poll_, fd_);  // wait for bytes holding nothing
     poll_pending_ = true;
     return;
   }
   if (!writer_.can_write()) {
-    window_throttled_ = true;
+    hold_body();
     return;
   }
   uint32_t len = left < pipe_bytes_ ? static_cast<uint32_t>(left) : pipe_bytes_;
+  wait_on_client();
   writer_.splice_from(fd_, pipe_read_, pipe_write_, len);
 }
 
@@ -575,7 +595,7 @@ bool HttpConnection::direct_ensure_accumulator() {
   int slot = pool.acquire();
   if (slot < 0) {
     pool.add_waiter(this);  // holding only the stash
-    window_throttled_ = true;
+    hold_body();
     return false;
   }
   acc_slot_ = slot;
@@ -620,6 +640,7 @@ void HttpConnection::direct_arm_read() {
     // A slow client: wait for readability holding only the stash.
     if (acc_slot_ >= 0) direct_park();
     if (read_slot_ >= 0 && parse_pos_ == data_end_) release_read_slot();
+    wait_on_client();
     reactor_->ring().prep_poll_in(&poll_, fd_);
     poll_pending_ = true;
     return;

@@ -118,6 +118,8 @@ class HttpConnection final : public CompletionHandler,
   void set_timer(Timer which, uint32_t timeout_ms);
   void start_body_window();
   void respond_timeout();
+  void hold_body();       // the server (not the client) stops the body for now
+  void wait_on_client();  // ... and waits on the client again
   uint64_t body_file_end() const;
   void end_body(BodyEnd how);
   void peer_gone();
@@ -203,7 +205,9 @@ class HttpConnection final : public CompletionHandler,
   // pool) rather than the client held the body back during it.
   uint64_t window_start_ms_ = 0;
   uint64_t window_bytes_ = 0;
-  bool window_throttled_ = false;
+  uint64_t held_since_ms_ = 0;  // 0: not held back by the server right now
+  uint64_t held_ms_ = 0;
+
 
   // The slot being received into and parsed: bytes [parse_pos_, data_end_) are unparsed.
   int read_slot_ = -1;

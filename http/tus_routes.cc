@@ -499,6 +499,7 @@ void HttpConnection::start_patch_body() {
             parser_.body_remaining() > 0 && ensure_pipe();
   // slow_reader_ carries over from the receive that brought the head: a small one (a head
   // alone, or a head and a few body bytes) means the body is awaited without a slot.
+  held_since_ms_ = 0;
   start_body_window();
   writer_.begin(upload_, request_offset_,
                 direct_ ? request_offset_ - request_offset_ % kDirectBlock : request_offset_,

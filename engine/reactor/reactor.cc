@@ -1,5 +1,7 @@
 #include "engine/reactor/reactor.h"
 
+#include "engine/base/clock.h"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -94,8 +96,30 @@ void Reactor::on_completion(Completion* completion, int res, uint32_t flags) {
       }
     } else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN &&
                res != -ECONNABORTED) {
-      RINGEST_LOG_WARN("reactor %d: accept failed: %s", index_, std::strerror(-res));
+      uint64_t now = monotonic_ms_now();
+      if (now - accept_warned_ms_ >= 1000) {
+        RINGEST_LOG_WARN("reactor %d: accept failed: %s (%llu more since the last warning)",
+                         index_, std::strerror(-res),
+                         static_cast<unsigned long long>(accept_errors_unlogged_));
+        accept_warned_ms_ = now;
+        accept_errors_unlogged_ = 0;
+      } else {
+        ++accept_errors_unlogged_;
+      }
+      bool resource = res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+      if (resource && !stopping_ && !accept_backing_off_) {
+        if (accept_armed_) ring_.cancel_fd(listen_fd_);  // the multishot would keep failing
+        accept_backing_off_ = true;
+        io_uring_sqe* sqe = ring_.get_sqe();
+        io_uring_prep_timeout(sqe, &accept_backoff_, 0, 0);
+        io_uring_sqe_set_data64(sqe, to_user_data(&accept_retry_));
+      }
     }
+    if (!accept_armed_ && !stopping_ && !accept_backing_off_) arm_accept();
+    return;
+  }
+  if (completion == &accept_retry_) {
+    accept_backing_off_ = false;
     if (!accept_armed_ && !stopping_) arm_accept();
     return;
   }

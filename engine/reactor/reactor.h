@@ -87,6 +87,14 @@ class Reactor final : public CompletionHandler {
   uint64_t stop_value_ = 0;
   Completion accept_{this, 1};
   Completion stop_{this, 2};
+  // Out of descriptors (EMFILE/ENFILE) or memory: accepting again at once would spin on the
+  // same error, so the listener rests for a moment (as nginx does) and warnings are limited
+  // to one a second.
+  Completion accept_retry_{this, 3};
+  __kernel_timespec accept_backoff_{0, 100 * 1000 * 1000};
+  bool accept_backing_off_ = false;
+  uint64_t accept_warned_ms_ = 0;
+  uint64_t accept_errors_unlogged_ = 0;
   bool accept_armed_ = false;
   bool stop_read_armed_ = false;
   bool stopping_ = false;

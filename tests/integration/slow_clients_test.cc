@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -217,6 +220,50 @@ TEST_F(SlowClients, ConnectionsBeyondTheLimitGet503) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 503);
   EXPECT_TRUE(c.closed_by_peer(5000));
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(SlowClients, RunningOutOfDescriptorsBacksOffInsteadOfSpinning) {
+  // 64 descriptors: some of 90 connections cannot be accepted. The reactor must rest instead
+  // of retrying the failing accept in a loop, and serve again once descriptors are free.
+  server_ = std::make_unique<Server>(dir_.path() + "/data", std::vector<std::string>{
+                                         "--threads", "1"});
+  server_->set_fd_limit(64);
+  server_->start();
+  port_ = server_->port();
+  std::vector<std::unique_ptr<Connection>> held;
+  for (int i = 0; i < 90; ++i) held.push_back(std::make_unique<Connection>(port_, 10000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  double before = cpu_seconds(server_->pid());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  double used = cpu_seconds(server_->pid()) - before;
+  EXPECT_LT(used, 0.5) << "the reactor spins on a failing accept";
+  held.clear();
+  std::optional<Response> r;
+  for (int i = 0; i < 50 && !(r && r->status == 204); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    r = request(port_, "OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n");
+  }
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 204);
+  std::ifstream err(server_->stderr_path());
+  std::string line;
+  int warnings = 0;
+  while (std::getline(err, line)) warnings += line.find("accept failed") != std::string::npos;
+  EXPECT_GE(warnings, 1);
+  EXPECT_LE(warnings, 5) << "accept failures are logged at most once a second";
 }
 
 TEST_F(SlowClients, ResponseTheClientNeverReadsIsCutOff) {

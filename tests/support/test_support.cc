@@ -79,6 +79,10 @@ void Server::start() {
     dup2(pipe_fds[1], STDOUT_FILENO);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (err >= 0) dup2(err, STDERR_FILENO);
+    if (fd_limit_ > 0) {
+      rlimit limit{fd_limit_, fd_limit_};
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
     if (address_space_limit_ > 0) {
       rlimit limit{address_space_limit_, address_space_limit_};
       setrlimit(RLIMIT_AS, &limit);

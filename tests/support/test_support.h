@@ -39,6 +39,8 @@ class Server {
 
   // Applied in the child before exec (RLIMIT_AS), 0 for none: the naive baseline's OOM test.
   void set_address_space_limit(uint64_t bytes) { address_space_limit_ = bytes; }
+  // RLIMIT_NOFILE for the child, 0 for unchanged: descriptor exhaustion tests.
+  void set_fd_limit(uint64_t fds) { fd_limit_ = fds; }
   void start();
   // True while the child has not exited (an exited child is reaped and never signalled again).
   bool running();
@@ -57,6 +59,7 @@ class Server {
   uint16_t fixed_port_ = 0;
   std::string binary_;
   uint64_t address_space_limit_ = 0;
+  uint64_t fd_limit_ = 0;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string first_line_;
