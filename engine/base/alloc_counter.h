@@ -9,7 +9,9 @@
 
 namespace ringest {
 
-extern thread_local std::atomic<uint64_t>* t_alloc_counter;
+// constinit: no dynamic TLS initialisation, so no init wrapper (whose flags GCC 12 UBSan
+// mistook for a null address on the store at reactor exit).
+extern constinit thread_local std::atomic<uint64_t>* t_alloc_counter;
 extern std::atomic<bool> g_alloc_counting_enabled;
 
 }  // namespace ringest

@@ -6,8 +6,9 @@
 // parents hold no file nobody asked for, the log holds no raw control bytes, the server drains
 // cleanly on SIGTERM and recovers every upload on restart. The table's format is documented at
 // its top; a case fails the test unless its `xfail` column names a known defect.
-#include <gtest/gtest.h>
+#include <array>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -46,8 +47,8 @@ using Clock = std::chrono::steady_clock;
 // The fixed state every server starts the matrix with.
 constexpr uint64_t kIdLength = 100;
 constexpr std::string_view kIdContent = "0123456789";  // committed prefix of {ID}
-constexpr std::string_view kDoneContent = "done";       // {DONE}, complete
-constexpr uint64_t kNewLength = 16;                     // every {NEW} upload
+constexpr std::string_view kDoneContent = "done";      // {DONE}, complete
+constexpr uint64_t kNewLength = 16;                    // every {NEW} upload
 constexpr size_t kRoundTripBytes = 100;  // the ordinary upload between batches (fits any flags)
 constexpr std::string_view kMissingId = "0123456789abcdef0123456789abcdef";
 const std::vector<std::string> kDefaultFlags = {"--max-upload-bytes", "1M"};
@@ -72,6 +73,8 @@ struct Case {
   std::set<int> head_responses;  // 1-based responses that answer HEAD requests
   int timeout_ms = kDefaultTimeoutMs;
   std::string flags;
+  std::vector<std::pair<std::string, std::string>> files;  // name, content: made before start
+  std::string runner_headers;  // field lines the runner's own requests carry
   std::vector<std::pair<std::string, std::string>> want_headers;  // lowercase name, value
   std::vector<std::string> unwanted_headers;                      // lowercase names
   std::string xfail;
@@ -136,13 +139,27 @@ std::string expand(std::string_view text, const Placeholders& p, std::vector<Seg
       if (i + 1 >= text.size()) return "a lone backslash at the end";
       char e = text[++i];
       switch (e) {
-        case 'r': out->back().bytes += '\r'; break;
-        case 'n': out->back().bytes += '\n'; break;
-        case 't': out->back().bytes += '\t'; break;
-        case '0': out->back().bytes += '\0'; break;
-        case '\\': out->back().bytes += '\\'; break;
-        case '{': out->back().bytes += '{'; break;
-        case '}': out->back().bytes += '}'; break;
+        case 'r':
+          out->back().bytes += '\r';
+          break;
+        case 'n':
+          out->back().bytes += '\n';
+          break;
+        case 't':
+          out->back().bytes += '\t';
+          break;
+        case '0':
+          out->back().bytes += '\0';
+          break;
+        case '\\':
+          out->back().bytes += '\\';
+          break;
+        case '{':
+          out->back().bytes += '{';
+          break;
+        case '}':
+          out->back().bytes += '}';
+          break;
         case 'x': {
           int hi = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
           int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
@@ -151,7 +168,8 @@ std::string expand(std::string_view text, const Placeholders& p, std::vector<Seg
           i += 2;
           break;
         }
-        default: return std::string("unknown escape \\") + e;
+        default:
+          return std::string("unknown escape \\") + e;
       }
       continue;
     }
@@ -291,9 +309,24 @@ std::vector<Case> load_cases(const std::string& path, std::vector<std::string>* 
           if (c.timeout_ms <= 0 || c.timeout_ms > 60000) fail("bad timeout");
         } else if (opt.rfind("flags=", 0) == 0) {
           c.flags = opt.substr(6);
+        } else if (opt.rfind("file=", 0) == 0 && opt.find(':') != std::string::npos) {
+          std::string name = opt.substr(5, opt.find(':') - 5);
+          std::vector<Segment> content;
+          std::string error =
+              expand(opt.substr(opt.find(':') + 1), Placeholders{}, &content, false);
+          if (name.empty() ||
+              name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789._-") != std::string::npos ||
+              !error.empty()) {
+            fail("file= wants NAME:CONTENT with a plain file name");
+          } else {
+            c.files.emplace_back(name, content.empty() ? "" : content.front().bytes);
+          }
         } else if (opt.rfind("header=", 0) == 0 && opt.find(": ") != std::string::npos) {
           size_t colon = opt.find(": ");
           c.want_headers.emplace_back(lower(opt.substr(7, colon - 7)), opt.substr(colon + 2));
+        } else if (opt.rfind("runner-header=", 0) == 0 && opt.find(": ") != std::string::npos) {
+          c.runner_headers += opt.substr(14) + "\r\n";
         } else if (opt.rfind("noheader=", 0) == 0) {
           c.unwanted_headers.push_back(lower(opt.substr(9)));
         } else {
@@ -306,7 +339,8 @@ std::vector<Case> load_cases(const std::string& path, std::vector<std::string>* 
     if (c.request.rfind("HEAD ", 0) == 0) c.head_responses.insert(1);
     bool uses_new = c.request.find("{NEW}") != std::string::npos;
     if (c.check_stored && !uses_new) fail("stored is checked only for {NEW}");
-    if (uses_new && !c.check_stored) fail("a case with {NEW} says what it stores (\"\" if nothing)");
+    if (uses_new && !c.check_stored)
+      fail("a case with {NEW} says what it stores (\"\" if nothing)");
     Placeholders probe{std::string(32, 'a'), std::string(32, 'A'), std::string(32, 'b'),
                        std::string(kMissingId), std::string(32, 'c')};
     std::vector<Segment> segs;
@@ -328,9 +362,9 @@ struct WireResponse {
 
 struct WireOutcome {
   std::vector<WireResponse> responses;
-  bool closed = false;      // EOF or reset seen
+  bool closed = false;  // EOF or reset seen
   bool send_failed = false;
-  std::string trailing;     // bytes that did not form a complete response
+  std::string trailing;  // bytes that did not form a complete response
 };
 
 // Takes complete responses off the front of `buffer`.
@@ -396,7 +430,8 @@ WireOutcome run_wire(uint16_t port, const std::vector<Segment>& segments, const 
         pos += static_cast<size_t>(n);
       }
     }
-    if (s.pause_ms_after > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s.pause_ms_after));
+    if (s.pause_ms_after > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(s.pause_ms_after));
   }
   if (c.halfclose) ::shutdown(fd, SHUT_WR);
 
@@ -408,7 +443,8 @@ WireOutcome run_wire(uint16_t port, const std::vector<Segment>& segments, const 
     auto until = settle ? std::min(*settle, deadline) : deadline;
     if (now >= until) break;
     int wait_ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+                      std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) +
+                  1;
     pollfd p{fd, POLLIN, 0};
     int ready = poll(&p, 1, std::min(wait_ms, 50));
     if (ready < 0 && errno != EINTR) break;
@@ -425,8 +461,8 @@ WireOutcome run_wire(uint16_t port, const std::vector<Segment>& segments, const 
     }
     if (!settle && out.responses.size() >= c.expect.size() && buffer.empty() &&
         c.close != CloseRule::kClose) {
-      settle = Clock::now() + std::chrono::milliseconds(c.close == CloseRule::kOpen ? kOpenGraceMs
-                                                                                   : kAnyGraceMs);
+      settle = Clock::now() +
+               std::chrono::milliseconds(c.close == CloseRule::kOpen ? kOpenGraceMs : kAnyGraceMs);
     }
   }
   parse_responses(&buffer, c, &out);
@@ -456,6 +492,45 @@ std::string read_prefix(const std::string& path, size_t n) {
   return data;
 }
 
+// The runner's own requests: setup, and the checks between batches. `extra` holds field lines
+// every one of them carries (the runner-header option: credentials, say).
+struct RunnerClient {
+  uint16_t port = 0;
+  std::string extra;
+
+  std::optional<Response> send(const std::string& method_target, const std::string& fields,
+                               std::string_view body = {}, bool head = false) const {
+    std::string raw = method_target + " HTTP/1.1\r\nHost: t\r\n" + extra + fields +
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    raw.append(body);
+    return request(port, raw, head);
+  }
+  std::string create(uint64_t length) const {
+    auto r = send("POST /files/",
+                  "Tus-Resumable: 1.0.0\r\nUpload-Length: " + std::to_string(length) + "\r\n");
+    return r && r->status == 201 ? r->header("location") : std::string();
+  }
+  std::optional<Response> patch(const std::string& location, uint64_t offset,
+                                std::string_view data) const {
+    return send("PATCH " + location,
+                "Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
+                "Upload-Offset: " +
+                    std::to_string(offset) + "\r\n",
+                data);
+  }
+  std::optional<Response> head(const std::string& location) const {
+    return send("HEAD " + location, "Tus-Resumable: 1.0.0\r\n", {}, true);
+  }
+  std::optional<Response> get(const std::string& location) const {
+    return send("GET " + location, "");
+  }
+  std::optional<uint64_t> offset(const std::string& location) const {
+    auto r = head(location);
+    if (!r || r->status != 200 || r->header("upload-offset").empty()) return std::nullopt;
+    return std::stoull(r->header("upload-offset"));
+  }
+};
+
 struct CaseResult {
   bool ran = false;
   bool passed = false;
@@ -465,9 +540,10 @@ struct CaseResult {
 
 class Matrix {
  public:
-  Matrix(const std::string& root, std::vector<std::string> flags)
+  Matrix(const std::string& root, std::vector<std::string> flags, std::string runner_headers)
       : root_(root), srv_dir_(root + "/srv"), data_dir_(srv_dir_ + "/data"), flags_(flags) {
     fs::create_directories(srv_dir_);
+    client_.extra = std::move(runner_headers);
   }
 
   // Starts the server and makes the known uploads. False (with a message) if that fails.
@@ -475,14 +551,15 @@ class Matrix {
     server_ = std::make_unique<Server>(data_dir_, flags_);
     server_->start();
     port_ = server_->port();
-    std::string id_loc = tus_create(port_, kIdLength);
-    std::string done_loc = tus_create(port_, kDoneContent.size());
+    client_.port = port_;
+    std::string id_loc = client_.create(kIdLength);
+    std::string done_loc = client_.create(kDoneContent.size());
     if (id_loc.empty() || done_loc.empty()) {
       *error = "cannot create the known uploads";
       return false;
     }
-    auto p1 = tus_patch(port_, id_loc, 0, kIdContent);
-    auto p2 = tus_patch(port_, done_loc, 0, kDoneContent);
+    auto p1 = client_.patch(id_loc, 0, kIdContent);
+    auto p2 = client_.patch(done_loc, 0, kDoneContent);
     if (!p1 || p1->status != 204 || !p2 || p2->status != 204) {
       *error = "cannot write the known uploads";
       return false;
@@ -499,6 +576,7 @@ class Matrix {
   uint16_t port() const { return port_; }
   Server& server() { return *server_; }
   const Placeholders& places() const { return places_; }
+  const RunnerClient& client() const { return client_; }
   const std::string& data_dir() const { return data_dir_; }
 
   void remember(const std::string& id) {
@@ -512,7 +590,7 @@ class Matrix {
     Placeholders p = places_;
     bool uses_new = c.request.find("{NEW}") != std::string::npos;
     if (uses_new) {
-      std::string loc = tus_create(port_, kNewLength);
+      std::string loc = client_.create(kNewLength);
       if (loc.empty()) {
         result.report = "could not create the {NEW} upload";
         return result;
@@ -556,7 +634,7 @@ class Matrix {
     std::string stored_note;
     if (uses_new) {
       std::string loc = "/files/" + p.new_id;
-      std::optional<uint64_t> offset = head_offset(port_, loc);
+      std::optional<uint64_t> offset = client_.offset(loc);
       std::string bytes = offset ? read_prefix(data_dir_ + "/uploads/" + p.new_id + ".bin",
                                                static_cast<size_t>(*offset))
                                  : std::string();
@@ -565,8 +643,9 @@ class Matrix {
                                        bytes.size() <= c.stored.size()
                                  : bytes == c.stored);
       if (!ok) problems.push_back("stored bytes");
-      stored_note = offset ? "offset " + std::to_string(*offset) + " \"" + escape_bytes(bytes) + "\""
-                           : "HEAD failed";
+      stored_note = offset
+                        ? "offset " + std::to_string(*offset) + " \"" + escape_bytes(bytes) + "\""
+                        : "HEAD failed";
     }
     if (!server_->running()) problems.push_back("server died");
 
@@ -576,18 +655,22 @@ class Matrix {
     std::ostringstream r;
     r << "case '" << c.name << "' (cases.tsv:" << c.line << ")";
     for (size_t i = 0; i < problems.size(); ++i) r << (i ? ", " : ": ") << problems[i];
-    r << "\n  sent:     \"" << escape_bytes(all_bytes) << "\"" << (c.halfclose ? " + half-close" : "")
-      << (w.send_failed ? " (send cut short)" : "");
+    r << "\n  sent:     \"" << escape_bytes(all_bytes) << "\""
+      << (c.halfclose ? " + half-close" : "") << (w.send_failed ? " (send cut short)" : "");
     r << "\n  expected: " << (c.expect.empty() ? "no response" : "");
     for (size_t i = 0; i < c.expect.size(); ++i) r << (i ? "," : "") << c.expect[i];
-    r << (c.close == CloseRule::kClose ? ", then close" : c.close == CloseRule::kOpen ? ", stays open" : "");
-    if (c.check_stored) r << "; {NEW} holds " << (c.stored_prefix ? "a prefix of " : "") << "\""
-                          << escape_bytes(c.stored) << "\"";
+    r << (c.close == CloseRule::kClose  ? ", then close"
+          : c.close == CloseRule::kOpen ? ", stays open"
+                                        : "");
+    if (c.check_stored)
+      r << "; {NEW} holds " << (c.stored_prefix ? "a prefix of " : "") << "\""
+        << escape_bytes(c.stored) << "\"";
     r << "\n  actual:   " << (statuses.empty() ? "no response" : "");
     for (size_t i = 0; i < statuses.size(); ++i) r << (i ? "," : "") << statuses[i];
     r << (w.closed ? ", closed" : ", open");
     if (uses_new) r << "; {NEW} " << stored_note;
-    if (!w.responses.empty()) r << "\n  first response head: \"" << escape_bytes(w.responses[0].head) << "\"";
+    if (!w.responses.empty())
+      r << "\n  first response head: \"" << escape_bytes(w.responses[0].head) << "\"";
     if (!w.trailing.empty()) r << "\n  unparsed: \"" << escape_bytes(w.trailing) << "\"";
     result.report = r.str();
     return result;
@@ -601,30 +684,32 @@ class Matrix {
       fail("the server is not running");
       return problems;
     }
-    auto h = tus_head(port_, "/files/" + places_.id);
+    auto h = client_.head("/files/" + places_.id);
     if (!h || h->status != 200 || h->header("upload-offset") != std::to_string(kIdContent.size()) ||
         h->header("upload-length") != std::to_string(kIdLength)) {
-      fail("{ID} changed: HEAD says " + (h ? std::to_string(h->status) + " offset " +
-                                                 h->header("upload-offset")
-                                           : std::string("nothing")));
+      fail("{ID} changed: HEAD says " +
+           (h ? std::to_string(h->status) + " offset " + h->header("upload-offset")
+              : std::string("nothing")));
     }
-    if (read_prefix(data_dir_ + "/uploads/" + places_.id + ".bin", kIdContent.size()) != kIdContent) {
+    if (read_prefix(data_dir_ + "/uploads/" + places_.id + ".bin", kIdContent.size()) !=
+        kIdContent) {
       fail("{ID}'s committed bytes changed");
     }
-    auto g = request(port_, "GET /files/" + places_.done + " HTTP/1.1\r\nHost: t\r\n\r\n");
-    if (!g || g->status != 200 || g->body != kDoneContent) fail("{DONE} is no longer complete and intact");
+    auto g = client_.get("/files/" + places_.done);
+    if (!g || g->status != 200 || g->body != kDoneContent)
+      fail("{DONE} is no longer complete and intact");
 
     // An ordinary upload, start to finish, and its bytes on disk.
     std::string payload = random_bytes(kRoundTripBytes, ++round_trips_);
-    std::string loc = tus_create(port_, payload.size());
+    std::string loc = client_.create(payload.size());
     if (loc.empty()) {
       fail("creating an upload failed");
     } else {
       remember(id_from_location(loc));
-      auto p = tus_patch(port_, loc, 0, payload.substr(0, kRoundTripBytes / 2));
-      auto q = tus_patch(port_, loc, kRoundTripBytes / 2, payload.substr(kRoundTripBytes / 2));
-      std::optional<uint64_t> offset = head_offset(port_, loc);
-      auto got = request(port_, "GET " + loc + " HTTP/1.1\r\nHost: t\r\n\r\n");
+      auto p = client_.patch(loc, 0, payload.substr(0, kRoundTripBytes / 2));
+      auto q = client_.patch(loc, kRoundTripBytes / 2, payload.substr(kRoundTripBytes / 2));
+      std::optional<uint64_t> offset = client_.offset(loc);
+      auto got = client_.get(loc);
       if (!p || p->status != 204 || !q || q->status != 204 || offset != payload.size() || !got ||
           got->status != 200 || got->body != payload ||
           sha256_file(data_dir_ + "/uploads/" + id_from_location(loc) + ".bin") !=
@@ -644,8 +729,11 @@ class Matrix {
       known = known_;
     }
     std::vector<std::string> stray;
-    const std::set<std::string> layout = {srv_dir_, data_dir_, data_dir_ + ".stderr",
-                                          data_dir_ + "/ringestd.lock", data_dir_ + "/uploads",
+    const std::set<std::string> layout = {srv_dir_,
+                                          data_dir_,
+                                          data_dir_ + ".stderr",
+                                          data_dir_ + "/ringestd.lock",
+                                          data_dir_ + "/uploads",
                                           data_dir_ + "/quarantine"};
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(root_, ec);
@@ -676,32 +764,66 @@ class Matrix {
   std::vector<std::string> flags_;
   std::unique_ptr<Server> server_;
   uint16_t port_ = 0;
+  RunnerClient client_;
   Placeholders places_;
   std::mutex mu_;
   std::set<std::string> known_;
   uint64_t round_trips_ = 0;
 };
 
+// Sanitizer reports known to be false, by name: tolerated and printed, like an xfail case,
+// until their fix lands. Any other report fails the test.
+struct KnownReport {
+  const char* file;     // the report's source file
+  const char* message;  // its text after "file:line:column: "
+  const char* name;
+};
+// None now: the GCC 12 UBSan false report on t_alloc_counter (a null-pointer store at reactor
+// exit) went away when the variable became `constinit` (engine/base/alloc_counter.h).
+constexpr std::array<KnownReport, 0> kKnownReports{};
+
+struct LogVerdict {
+  std::vector<std::string> problems;
+  std::set<std::string> known;  // names of the known reports seen
+};
+
 // Log lines are text: a raw control byte or a non-ASCII byte means a client's bytes reached
-// the log unescaped. And a sanitizer report means a bug, whatever the status said.
-std::vector<std::string> log_problems(const std::string& path) {
+// the log unescaped. And a sanitizer report means a bug, whatever the statuses said.
+LogVerdict check_log(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> problems;
+  LogVerdict v;
   for (size_t i = 0; i < log.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(log[i]);
     if ((c < 0x20 && c != '\n') || c >= 0x7f) {
       size_t start = log.rfind('\n', i);
       start = start == std::string::npos ? 0 : start + 1;
-      problems.push_back("raw byte in the log: \"" +
-                         escape_bytes(log.substr(start, log.find('\n', i) - start)) + "\"");
+      v.problems.push_back("raw byte in the log: \"" +
+                           escape_bytes(log.substr(start, log.find('\n', i) - start)) + "\"");
       break;
     }
   }
-  for (const char* marker : {"AddressSanitizer", "runtime error:", "LeakSanitizer"}) {
-    if (log.find(marker) != std::string::npos) problems.push_back(std::string(marker) + " in the log");
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("AddressSanitizer") != std::string::npos ||
+        line.find("LeakSanitizer") != std::string::npos) {
+      v.problems.push_back("sanitizer report in the log: " + escape_bytes(line));
+    } else if (line.find("runtime error:") != std::string::npos) {
+      const char* known = nullptr;
+      for (const KnownReport& k : kKnownReports) {
+        if (line.find(k.file) != std::string::npos && line.find(k.message) != std::string::npos) {
+          known = k.name;
+        }
+      }
+      if (known) {
+        v.known.insert(known);
+      } else {
+        v.problems.push_back("sanitizer report in the log: " + escape_bytes(line));
+      }
+    }
   }
-  return problems;
+  return v;
 }
 
 std::vector<std::string> split_flags(const std::string& flags) {
@@ -729,7 +851,8 @@ TEST(HostileMatrix, TableIsWellFormed) {
 TEST(HostileMatrix, TextFormExpands) {
   Placeholders p{"i", "I", "d", "m", "n"};
   std::vector<Segment> s;
-  EXPECT_EQ(expand("a\\r\\n\\t\\x00\\x7f\\\\\\{{ID}{DONE}{MISSING}{NEW}{ID_UPPER}{ab*3}", p, &s), "");
+  EXPECT_EQ(expand("a\\r\\n\\t\\x00\\x7f\\\\\\{{ID}{DONE}{MISSING}{NEW}{ID_UPPER}{ab*3}", p, &s),
+            "");
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0].bytes, std::string("a\r\n\t\0\x7f\\{idmnIababab", 19));
   s.clear();
@@ -747,17 +870,34 @@ TEST(HostileMatrix, TextFormExpands) {
 TEST(HostileMatrix, EveryCaseGetsItsStatusAndChangesNothing) {
   std::vector<Case> cases = the_cases();
   ASSERT_FALSE(cases.empty());
-  std::map<std::string, std::vector<const Case*>> groups;  // by server flags
-  for (const Case& c : cases) groups[c.flags].push_back(&c);
+  // Cases with the same flags and files share a server.
+  std::map<std::string, std::vector<const Case*>> groups;
+  for (const Case& c : cases) {
+    std::string key = c.flags;
+    for (const auto& [name, content] : c.files) key += "\n" + name + ":" + escape_bytes(content);
+    key += "\n" + c.runner_headers;
+    groups[key].push_back(&c);
+  }
 
   int passed = 0;
   std::vector<std::string> xfails, failures, slow;
+  std::set<std::string> known_reports;
   auto started = Clock::now();
-  for (auto& [flags, group] : groups) {
+  for (auto& [key, group] : groups) {
+    const std::string& flags = group.front()->flags;
     TempDir dir;
+    TempDir files;  // apart from `dir`, whose every file is accounted for
+    for (const auto& [name, content] : group.front()->files) {
+      std::ofstream(files.path() + "/" + name, std::ios::binary) << content;
+    }
     std::vector<std::string> args = kDefaultFlags;
-    for (const std::string& f : split_flags(flags)) args.push_back(f);
-    Matrix m(dir.path(), args);
+    for (std::string f : split_flags(flags)) {
+      for (size_t at = f.find("{FILES}"); at != std::string::npos; at = f.find("{FILES}")) {
+        f.replace(at, 7, files.path());
+      }
+      args.push_back(f);
+    }
+    Matrix m(dir.path(), args, group.front()->runner_headers);
     std::string error;
     ASSERT_TRUE(m.start(&error)) << error << " (flags '" << flags << "')";
     for (const std::string& p : m.check_invariants("before the matrix")) ADD_FAILURE() << p;
@@ -800,21 +940,32 @@ TEST(HostileMatrix, EveryCaseGetsItsStatusAndChangesNothing) {
       if (!m.server().running()) break;
     }
 
-    for (const std::string& p : log_problems(m.server().stderr_path())) ADD_FAILURE() << p;
-    // A clean drain (and, under the sanitizers, no leak report at exit).
+    // A clean drain (and, under the sanitizers, no report at exit).
     int status = m.server().stop();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    LogVerdict log = check_log(m.server().stderr_path());
+    for (const std::string& p : log.problems) ADD_FAILURE() << p;
+    bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    // A known false report ends the process with exit code 1; nothing else may.
+    bool known_exit =
+        WIFEXITED(status) && WEXITSTATUS(status) == 1 && !log.known.empty() && log.problems.empty();
+    EXPECT_TRUE(clean_exit || known_exit)
         << "ringestd did not exit cleanly on SIGTERM after the matrix: status " << status;
+    for (const std::string& name : log.known) {
+      known_reports.insert(name);
+    }
     // Restarted on the same directory, it recovers what it had and sets nothing aside.
     Server again(m.data_dir(), args);
     again.start();
     EXPECT_TRUE(fs::is_empty(m.data_dir() + "/quarantine")) << "recovery set records aside";
-    EXPECT_EQ(head_offset(again.port(), "/files/" + m.places().id), kIdContent.size())
+    RunnerClient client = m.client();
+    client.port = again.port();
+    EXPECT_EQ(client.offset("/files/" + m.places().id), kIdContent.size())
         << "{ID} after a restart";
-    auto done = request(again.port(), "GET /files/" + m.places().done + " HTTP/1.1\r\nHost: t\r\n\r\n");
-    EXPECT_TRUE(done && done->status == 200 && done->body == kDoneContent) << "{DONE} after a restart";
-    for (const std::string& p : log_problems(m.server().stderr_path())) ADD_FAILURE() << p;
+    auto done = client.get("/files/" + m.places().done);
+    EXPECT_TRUE(done && done->status == 200 && done->body == kDoneContent)
+        << "{DONE} after a restart";
     again.stop();
+    for (const std::string& p : check_log(m.server().stderr_path()).problems) ADD_FAILURE() << p;
   }
 
   std::cout << "[ hostile  ] " << cases.size() << " cases: " << passed << " passed, "
@@ -823,6 +974,9 @@ TEST(HostileMatrix, EveryCaseGetsItsStatusAndChangesNothing) {
             << " ms\n";
   for (const std::string& x : xfails) std::cout << x << "\n";
   for (const std::string& x : slow) std::cout << "slow case: " << x << "\n";
+  for (const std::string& name : known_reports) {
+    std::cout << "KNOWN sanitizer report tolerated [" << name << "] (see kKnownReports)\n";
+  }
   for (const std::string& f : failures) ADD_FAILURE() << f;
 }
 
