@@ -10,8 +10,9 @@ constexpr std::string_view kRootPath = "/";
 // Singleton fields ringestd acts on. A second copy is ambiguous (which one did a proxy in
 // front of us act on?), so the request is refused rather than one copy silently picked.
 constexpr std::string_view kSingletons[] = {
-    "Tus-Resumable",   "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length",
-    "Upload-Checksum", "Upload-Concat", "Content-Type",  "X-HTTP-Method-Override",
+    "Tus-Resumable",   "Upload-Length",       "Upload-Offset",
+    "Upload-Metadata", "Upload-Defer-Length", "Upload-Checksum",
+    "Upload-Concat",   "Content-Type",        "X-HTTP-Method-Override",
 };
 
 bool starts_with_ignore_case(std::string_view s, std::string_view prefix) {
@@ -27,18 +28,10 @@ std::string_view trim(std::string_view v) {
 // Host = uri-host [ ":" port ]: reg-name, IPv4 or IP-literal characters and the port's colon
 // (RFC 3986 unreserved / pct-encoded / sub-delims, ':' '[' ']'). Empty is allowed (RFC 9112 3.2).
 bool valid_host_value(std::string_view value) {
+  constexpr std::string_view kPunctuation = "-._~%!$&'()*+,;=:[]";
   for (char c : value) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    switch (c) {
-      case '-': case '.': case '_': case '~': case '%': case '!': case '$': case '&':
-      case '\'': case '(': case ')': case '*': case '+': case ',': case ';': case '=':
-      case ':': case '[': case ']':
-        ok = true;
-        break;
-      default:
-        break;
-    }
-    if (!ok) return false;
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && kPunctuation.find(c) == std::string_view::npos) return false;
   }
   return true;
 }

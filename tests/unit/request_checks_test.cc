@@ -103,19 +103,19 @@ TEST_F(RequestChecksTest, HostIsRequiredSingleAndWellFormed) {
 
 TEST_F(RequestChecksTest, TransferEncoding) {
   auto te = [&](const std::string& lines, const char* version = "HTTP/1.1") {
-    return check_request(head(std::string("PATCH /f ") + version + "\r\nHost: t\r\n" + lines +
-                              "\r\n"));
+    return check_request(
+        head(std::string("PATCH /f ") + version + "\r\nHost: t\r\n" + lines + "\r\n"));
   };
   struct Row {
     std::string lines;
     int status;
   };
   const std::vector<Row> rows = {
-      {"Transfer-Encoding: gzip\r\n", 400},               // final coding not chunked (6.3)
+      {"Transfer-Encoding: gzip\r\n", 400},  // final coding not chunked (6.3)
       {"Transfer-Encoding: identity\r\n", 400},
       {"Transfer-Encoding: \r\n", 400},
-      {"Transfer-Encoding: chunked;q=1\r\n", 400},        // chunked takes no parameters
-      {"Transfer-Encoding: gzip, chunked\r\n", 501},      // unsupported coding (6.1)
+      {"Transfer-Encoding: chunked;q=1\r\n", 400},    // chunked takes no parameters
+      {"Transfer-Encoding: gzip, chunked\r\n", 501},  // unsupported coding (6.1)
       {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501},
   };
   for (const Row& row : rows) {
@@ -136,12 +136,11 @@ TEST_F(RequestChecksTest, ExpectationsOtherThan100ContinueAre417) {
 }
 
 TEST_F(RequestChecksTest, RepeatedSingletonFieldsAre400) {
-  for (const char* name : {"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata",
-                           "Upload-Defer-Length", "Upload-Checksum", "Upload-Concat",
-                           "Content-Type", "X-HTTP-Method-Override"}) {
+  for (const char* name :
+       {"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length",
+        "Upload-Checksum", "Upload-Concat", "Content-Type", "X-HTTP-Method-Override"}) {
     std::string field = std::string(name) + ": 1\r\n";
-    EXPECT_EQ(status("POST /files/ HTTP/1.1\r\nHost: t\r\n" + field + field + "\r\n"), 400)
-        << name;
+    EXPECT_EQ(status("POST /files/ HTTP/1.1\r\nHost: t\r\n" + field + field + "\r\n"), 400) << name;
     EXPECT_EQ(status("POST /files/ HTTP/1.1\r\nHost: t\r\n" + field + "\r\n"), 0) << name;
   }
 }
