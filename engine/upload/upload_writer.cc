@@ -173,6 +173,26 @@ void UploadWriter::finish() {
   progress();
 }
 
+void UploadWriter::complete_op(WriteOp* op, int res) {
+  // A write, or the file side of a splice, is over (res > 0: all of it landed).
+  if (res <= 0) {
+    int err = res == 0 ? EIO : -res;
+    if (!failed_) error_ = Status::FromErrno(err);
+    failed_ = true;
+    if (op->offset < failed_at_) failed_at_ = op->offset;
+  } else {
+    bytes_written_->fetch_add(op->logical_len, std::memory_order_relaxed);
+  }
+  op->done = true;
+  while (in_flight_ > 0 && ops_[head_].done) {
+    ops_[head_].done = false;
+    head_ = (head_ + 1) % kMaxWrites;
+    --in_flight_;
+  }
+  progress();
+  listener_->on_writer_progress();
+}
+
 void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
   if (completion->tag == kTagSpliceIn) {
     on_splice_in(res);
@@ -199,25 +219,9 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       } else if (res <= 0) {
         pipe_dirty_ = true;  // the bytes may still sit in the pipe
       }
-      if (res > 0 && op->len > 0) {
-        bytes_written_->fetch_add(op->logical_len, std::memory_order_relaxed);
-      }
-      if (res <= 0) {
-        int err = res == 0 ? EIO : -res;
-        if (!failed_) error_ = Status::FromErrno(err);
-        failed_ = true;
-        if (op->offset < failed_at_) failed_at_ = op->offset;
-      }
       op->splice = false;
-      op->done = true;
       splice_op_ = nullptr;
-      while (in_flight_ > 0 && ops_[head_].done) {
-        ops_[head_].done = false;
-        head_ = (head_ + 1) % kMaxWrites;
-        --in_flight_;
-      }
-      progress();
-      listener_->on_writer_progress();
+      complete_op(op, res);
       return;
     }
     if (op->injected) {
@@ -251,24 +255,9 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       submit_write(*op);
       return;
     }
-    if (res <= 0) {
-      int err = res == 0 ? EIO : -res;
-      if (!failed_) error_ = Status::FromErrno(err);
-      failed_ = true;
-      if (op->offset < failed_at_) failed_at_ = op->offset;
-    } else {
-      bytes_written_->fetch_add(op->logical_len, std::memory_order_relaxed);
-    }
-    op->done = true;
     pool_->unref(op->slot);
     op->slot = -1;
-    while (in_flight_ > 0 && ops_[head_].done) {
-      ops_[head_].done = false;
-      head_ = (head_ + 1) % kMaxWrites;
-      --in_flight_;
-    }
-    progress();
-    listener_->on_writer_progress();
+    complete_op(op, res);
     return;
   }
   if (completion->tag == kTagCommit) {

@@ -115,6 +115,7 @@ class UploadWriter final : public CompletionHandler {
   void submit_write(WriteOp& op);
   void submit_pipe_to_file(WriteOp& op, bool linked_after_socket_side);
   void on_splice_in(int res);
+  void complete_op(WriteOp* op, int res);
   void submit_commit(uint64_t offset);
   void submit_injected(Completion* c, int err, int* slot);
   void on_commit_done(bool ok);
