@@ -879,7 +879,7 @@ void HttpConnection::shutdown() {
 }
 
 ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
-    : reactor_(reactor), context_(context) {
+    : reactor_(reactor) {
   const Config& config = *context->config;
   count_ = config.max_connections;
   uint32_t response_bytes = config.max_head_bytes + 4096;
@@ -980,13 +980,6 @@ void ConnectionPool::on_accept(int fd) {
     ::close(fd);
     reactor_->stats().connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
-  }
-  if (context_->config->io_mode == IoMode::kSplice) {
-    // tcp_splice_read() waits for data unless the socket itself is non-blocking
-    // (SPLICE_F_NONBLOCK only covers the pipe): without this, a stalled client would park
-    // an io-wq worker inside the splice. Receives and sends on the ring are unaffected.
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
   }
   HttpConnection* c = free_;
   free_ = c->next_free;

@@ -289,7 +289,6 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   bool tick_armed_ = false;
 
   Reactor* reactor_;
-  ServerContext* context_;
   HttpConnection* connections_ = nullptr;
   uint32_t count_ = 0;
   char* memory_ = nullptr;

@@ -72,7 +72,10 @@ void Reactor::post_message(const UploadOwner& target, uint32_t payload) {
 
 void Reactor::arm_accept() {
   io_uring_sqe* sqe = ring_.get_sqe();
-  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  // Splice mode needs non-blocking sockets: tcp_splice_read() waits for data otherwise
+  // (SPLICE_F_NONBLOCK covers only the pipe). Receives and sends on the ring are unaffected.
+  int flags = SOCK_CLOEXEC | (config_.io_mode == IoMode::kSplice ? SOCK_NONBLOCK : 0);
+  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, flags);
   io_uring_sqe_set_data64(sqe, to_user_data(&accept_));
   accept_armed_ = true;
 }

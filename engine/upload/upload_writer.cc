@@ -115,11 +115,10 @@ void UploadWriter::splice_from(int socket_fd, int pipe_read, int pipe_write, uin
   io_uring_sqe_set_data64(sqe, to_user_data(&splice_in_));
   sqe->flags |= IOSQE_IO_HARDLINK;
   op.len = max_len;
-  submit_pipe_to_file(op, true);
+  submit_pipe_to_file(op);
 }
 
-void UploadWriter::submit_pipe_to_file(WriteOp& op, bool linked_after_socket_side) {
-  (void)linked_after_socket_side;
+void UploadWriter::submit_pipe_to_file(WriteOp& op) {
   if (g_fault_plan) {
     if (int err = g_fault_plan->fail_at_submit(FaultOp::kDataWrite)) {
       submit_injected(&op.completion, err, &op.injected);
@@ -214,7 +213,7 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
         op->offset += static_cast<uint64_t>(res);
         op->len -= static_cast<uint32_t>(res);
         op->logical_len = op->len;
-        submit_pipe_to_file(*op, false);
+        submit_pipe_to_file(*op);
         return;
       } else if (res <= 0) {
         pipe_dirty_ = true;  // the bytes may still sit in the pipe

@@ -113,7 +113,7 @@ class UploadWriter final : public CompletionHandler {
 
   uint64_t landed_prefix() const;
   void submit_write(WriteOp& op);
-  void submit_pipe_to_file(WriteOp& op, bool linked_after_socket_side);
+  void submit_pipe_to_file(WriteOp& op);
   void on_splice_in(int res);
   void complete_op(WriteOp* op, int res);
   void submit_commit(uint64_t offset);

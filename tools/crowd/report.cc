@@ -1,5 +1,7 @@
 #include "tools/crowd/report.h"
 
+#include "tools/loadgen/report.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -7,28 +9,8 @@
 namespace ringest::crowd {
 namespace {
 
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using loadgen::fixed;
+using loadgen::json_string;
 
 std::string json_occurrences(const Occurrences& o) {
   std::string out = "{\"count\":" + std::to_string(o.count) +

@@ -5,21 +5,10 @@
 #include <cstdio>
 
 namespace ringest::loadgen {
-namespace {
 
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
-
-std::string opt_fixed(const std::optional<double>& v, int digits, const char* none) {
-  return v ? fixed(*v, digits) : none;
-}
-
-std::string row(const char* name, const std::string& value) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "  %-24s %s\n", name, value.c_str());
   return buf;
 }
 
@@ -38,6 +27,18 @@ std::string json_string(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+namespace {
+
+std::string opt_fixed(const std::optional<double>& v, int digits, const char* none) {
+  return v ? fixed(*v, digits) : none;
+}
+
+std::string row(const char* name, const std::string& value) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "  %-24s %s\n", name, value.c_str());
+  return buf;
 }
 
 }  // namespace

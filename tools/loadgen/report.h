@@ -8,6 +8,10 @@
 
 namespace ringest::loadgen {
 
+// Text helpers shared with ringest-crowd: a number with `digits` decimals, a JSON string literal.
+std::string fixed(double v, int digits);
+std::string json_string(const std::string& s);
+
 struct Summary {
   std::string url;
   std::string protocol;
