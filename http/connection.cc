@@ -171,7 +171,7 @@ void HttpConnection::arm_read() {
     // arena), or a slow body: wait for readability without holding a buffer, so slow or
     // silent clients cannot take the pool from the others.
     wait_on_client();
-    reactor_->ring().prep_poll_in(&poll_, fd_);
+    reactor_->ring().poll_in(&poll_, fd_);
     poll_pending_ = true;
     return;
   }
@@ -193,7 +193,7 @@ void HttpConnection::acquire_slot_and_recv() {
 void HttpConnection::post_recv() {
   wait_on_client();
   BufferPool& pool = reactor_->pool();
-  reactor_->ring().prep_recv(&recv_, fd_, pool.data(read_slot_) + data_end_,
+  reactor_->ring().recv(&recv_, fd_, pool.data(read_slot_) + data_end_,
                              pool.slot_bytes() - data_end_);
   recv_pending_ = true;
 }
@@ -465,7 +465,7 @@ void HttpConnection::splice_next() {
   if (left == 0 || writer_.splice_in_flight()) return;
   if (slow_reader_) {
     wait_on_client();
-    reactor_->ring().prep_poll_in(&poll_, fd_);  // wait for bytes holding nothing
+    reactor_->ring().poll_in(&poll_, fd_);  // wait for bytes holding nothing
     poll_pending_ = true;
     return;
   }
@@ -641,7 +641,7 @@ void HttpConnection::direct_arm_read() {
     if (acc_slot_ >= 0) direct_park();
     if (read_slot_ >= 0 && parse_pos_ == data_end_) release_read_slot();
     wait_on_client();
-    reactor_->ring().prep_poll_in(&poll_, fd_);
+    reactor_->ring().poll_in(&poll_, fd_);
     poll_pending_ = true;
     return;
   }
@@ -696,7 +696,7 @@ void HttpConnection::on_writer_finished(Status status) {
 void HttpConnection::send_continue_if_expected() {
   const RequestHead& head = parser_.head();
   if (head.version_minor < 1 || !equals_ignore_case(head.get("Expect"), "100-continue")) return;
-  reactor_->ring().prep_send(&continue_, fd_, kContinue, sizeof kContinue - 1);
+  reactor_->ring().send(&continue_, fd_, kContinue, sizeof kContinue - 1);
   continue_pending_ = true;
 }
 
@@ -714,7 +714,7 @@ void HttpConnection::send_response(bool close_after) {
 }
 
 void HttpConnection::continue_send() {
-  reactor_->ring().prep_send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
+  reactor_->ring().send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
   send_pending_ = true;
 }
 
@@ -752,16 +752,12 @@ void HttpConnection::linger_recv() {
   }
   BufferPool& pool = reactor_->pool();
   reactor_->ring().reserve(2);
-  io_uring_sqe* sqe = reactor_->ring().get_sqe();
-  io_uring_prep_recv(sqe, fd_, pool.data(read_slot_), pool.slot_bytes(), 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&recv_));
-  sqe->flags |= IOSQE_IO_LINK;
+  reactor_->ring().recv(&recv_, fd_, pool.data(read_slot_), pool.slot_bytes())->flags |=
+      IOSQE_IO_LINK;
   recv_pending_ = true;
   linger_step_.tv_sec = kLingerStepMs / 1000;
   linger_step_.tv_nsec = 0;
-  sqe = reactor_->ring().get_sqe();
-  io_uring_prep_link_timeout(sqe, &linger_step_, 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&linger_timeout_));
+  reactor_->ring().link_timeout(&linger_timeout_, &linger_step_);
   ++linger_timeouts_pending_;
 }
 
@@ -945,7 +941,7 @@ void ConnectionPool::disarm_timer(HttpConnection* c) {
 }
 
 void ConnectionPool::arm_tick() {
-  reactor_->ring().prep_timeout(&tick_, &tick_interval_);
+  reactor_->ring().timeout(&tick_, &tick_interval_);
   tick_armed_ = true;
 }
 

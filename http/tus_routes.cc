@@ -405,8 +405,7 @@ void HttpConnection::stream_next_chunk() {
   }
   uint64_t remaining = file_end_ - file_pos_;
   size_t n = remaining < pool.slot_bytes() ? static_cast<size_t>(remaining) : pool.slot_bytes();
-  reactor_->ring().prep_read_fixed(&file_read_, upload_->data_fd, pool.data(file_slot_), n,
-                                   file_pos_);
+  reactor_->ring().read_fixed(&file_read_, upload_->data_fd, pool.data(file_slot_), n, file_pos_);
   file_read_pending_ = true;
 }
 

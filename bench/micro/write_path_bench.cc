@@ -88,7 +88,8 @@ class FixedWriter final : public CompletionHandler {
   };
 
   void submit(Op& op) {
-    ring_->prep_write_fixed(&op.completion, fd_, pool_->data(op.slot), kOpBytes, next_offset_);
+    ring_->write_fixed(&op.completion, fd_, pool_->data(op.slot), kOpBytes, next_offset_,
+                       FaultOp::kNone);
     next_offset_ = (next_offset_ + kOpBytes) % kFileBytes;
     ++in_flight_;
   }

@@ -15,6 +15,11 @@ const char* code_name(Code code) {
     case Code::kInvalid: return "invalid";
     case Code::kBusy: return "busy";
     case Code::kOther: return "other";
+    case Code::kTimedOut: return "timed-out";
+    case Code::kNoDescriptors: return "no-descriptors";
+    case Code::kNoMemory: return "no-memory";
+    case Code::kExists: return "exists";
+    case Code::kPathRefused: return "path-refused";
   }
   return "?";
 }
@@ -33,6 +38,14 @@ Code code_from_errno(int err) {
     case ENOENT: return Code::kNotFound;
     case EINVAL: return Code::kInvalid;
     case EAGAIN: return Code::kBusy;
+    case ETIME: return Code::kTimedOut;
+    case EMFILE:
+    case ENFILE: return Code::kNoDescriptors;
+    case ENOMEM:
+    case ENOBUFS: return Code::kNoMemory;
+    case EEXIST: return Code::kExists;
+    case ELOOP:
+    case EXDEV: return Code::kPathRefused;
     default: return Code::kOther;
   }
 }

@@ -22,12 +22,19 @@ enum class Code : uint8_t {
   kInvalid,          // bad input
   kBusy,             // EAGAIN where it cannot be retried
   kOther,
+  kTimedOut,         // ETIME: a timer fired
+  kNoDescriptors,    // EMFILE, ENFILE
+  kNoMemory,         // ENOMEM, ENOBUFS
+  kExists,           // EEXIST
+  kPathRefused,      // ELOOP, EXDEV: a symlink or an escape from the data directory
 };
 
 const char* code_name(Code code);
 
 // Maps a (positive) errno to a Code.
 Code code_from_errno(int err);
+// Maps an io_uring completion result (>= 0 success, < 0 a negative errno) to a Code.
+inline Code code_of(int res) { return res >= 0 ? Code::kOk : code_from_errno(-res); }
 
 struct Status {
   Code code = Code::kOk;

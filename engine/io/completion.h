@@ -23,6 +23,9 @@ class CompletionHandler {
 struct Completion {
   CompletionHandler* handler = nullptr;
   uint32_t tag = 0;  // lets one handler tell its completions apart
+  // Set by the fault seam (IoRing, --fault-plan) when it replaced this completion's operation:
+  // the completion is then delivered with this result (a negative errno). 0 otherwise.
+  int32_t injected = 0;
 };
 
 }  // namespace ringest

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ringest {
 
@@ -37,24 +38,35 @@ bool FaultPlan::parse(const std::string& spec, FaultPlan* out, std::string* erro
     std::string kind = rule.substr(colon + 1, at - colon - 1);
     std::string nth = rule.substr(at + 1);
     Rule r{};
-    if (op == "write") {
-      r.op = FaultOp::kDataWrite;
-    } else if (op == "sync") {
-      r.op = FaultOp::kDataSync;
-    } else if (op == "record-write") {
-      r.op = FaultOp::kRecordWrite;
-    } else if (op == "record-sync") {
-      r.op = FaultOp::kRecordSync;
-    } else {
+    static constexpr struct {
+      const char* name;
+      FaultOp op;
+    } kOps[] = {{"write", FaultOp::kDataWrite},    {"sync", FaultOp::kDataSync},
+                {"record-write", FaultOp::kRecordWrite}, {"record-sync", FaultOp::kRecordSync},
+                {"create", FaultOp::kCreate},      {"open", FaultOp::kOpen},
+                {"remove", FaultOp::kRemove}};
+    r.op = FaultOp::kNone;
+    for (const auto& known : kOps) {
+      if (op == known.name) r.op = known.op;
+    }
+    if (r.op == FaultOp::kNone) {
       *error = "unknown fault op '" + op + "'";
       return false;
     }
+    r.kind = Kind::kFail;
     if (kind == "eio") {
       r.err = EIO;
     } else if (kind == "enospc") {
       r.err = ENOSPC;
+    } else if (kind == "emfile") {
+      r.err = EMFILE;
     } else if (kind == "short" && r.op == FaultOp::kDataWrite) {
-      r.err = 0;
+      r.kind = Kind::kShort;
+    } else if (kind.rfind("delay", 0) == 0 && kind.size() > 5 &&
+               kind.find_first_not_of("0123456789", 5) == std::string::npos &&
+               kind.size() <= 11) {
+      r.kind = Kind::kDelay;
+      r.delay_ms = static_cast<uint32_t>(std::strtoul(kind.c_str() + 5, nullptr, 10));
     } else {
       *error = "unknown fault kind '" + kind + "' for " + op;
       return false;
@@ -75,26 +87,30 @@ bool FaultPlan::parse(const std::string& spec, FaultPlan* out, std::string* erro
   return true;
 }
 
-int FaultPlan::fail_at_submit(FaultOp op) {
+int FaultPlan::at_submit(FaultOp op, uint32_t* delay_ms) {
   uint64_t count = submitted_[static_cast<int>(op)].fetch_add(1) + 1;
+  int err = 0;
   for (const Rule& r : rules_) {
-    if (r.op == op && r.err > 0 && matches(r, count)) return -r.err;
+    if (r.op != op || !matches(r, count)) continue;
+    if (r.kind == Kind::kFail) err = -r.err;
+    if (r.kind == Kind::kDelay) *delay_ms = r.delay_ms;
   }
-  return 0;
+  return err;
 }
 
 bool FaultPlan::shorten(FaultOp op) {
   uint64_t count = completed_[static_cast<int>(op)].fetch_add(1) + 1;
   for (const Rule& r : rules_) {
-    if (r.op == op && r.err == 0 && matches(r, count)) return true;
+    if (r.op == op && r.kind == Kind::kShort && matches(r, count)) return true;
   }
   return false;
 }
 
-void FaultPlan::log_commit(const std::string& id, uint64_t sequence, uint64_t offset) {
+void FaultPlan::log_commit(std::string_view id, uint64_t sequence, uint64_t offset) {
   if (synclog_fd_ < 0) return;
   char line[128];
-  int n = std::snprintf(line, sizeof line, "commit %s %llu %llu\n", id.c_str(),
+  int n = std::snprintf(line, sizeof line, "commit %.*s %llu %llu\n",
+                        static_cast<int>(id.size()), id.data(),
                         static_cast<unsigned long long>(sequence),
                         static_cast<unsigned long long>(offset));
   ssize_t ignored = ::write(synclog_fd_, line, static_cast<size_t>(n));

@@ -71,19 +71,15 @@ void Reactor::post_message(const UploadOwner& target, uint32_t payload) {
 }
 
 void Reactor::arm_accept() {
-  io_uring_sqe* sqe = ring_.get_sqe();
   // Splice mode needs non-blocking sockets: tcp_splice_read() waits for data otherwise
   // (SPLICE_F_NONBLOCK covers only the pipe). Receives and sends on the ring are unaffected.
   int flags = SOCK_CLOEXEC | (config_.io_mode == IoMode::kSplice ? SOCK_NONBLOCK : 0);
-  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, flags);
-  io_uring_sqe_set_data64(sqe, to_user_data(&accept_));
+  ring_.accept_multishot(&accept_, listen_fd_, flags);
   accept_armed_ = true;
 }
 
 void Reactor::arm_stop_read() {
-  io_uring_sqe* sqe = ring_.get_sqe();
-  io_uring_prep_read(sqe, stop_fd_, &stop_value_, sizeof stop_value_, 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&stop_));
+  ring_.read(&stop_, stop_fd_, &stop_value_, sizeof stop_value_, 0);
   stop_read_armed_ = true;
 }
 
@@ -113,9 +109,7 @@ void Reactor::on_completion(Completion* completion, int res, uint32_t flags) {
       if (resource && !stopping_ && !accept_backing_off_) {
         if (accept_armed_) ring_.cancel_fd(listen_fd_);  // the multishot would keep failing
         accept_backing_off_ = true;
-        io_uring_sqe* sqe = ring_.get_sqe();
-        io_uring_prep_timeout(sqe, &accept_backoff_, 0, 0);
-        io_uring_sqe_set_data64(sqe, to_user_data(&accept_retry_));
+        ring_.timeout(&accept_retry_, &accept_backoff_);
       }
     }
     if (!accept_armed_ && !stopping_ && !accept_backing_off_) arm_accept();

@@ -17,7 +17,6 @@ constexpr uint32_t kTagWrite = 1;
 constexpr uint32_t kTagCommit = 2;
 constexpr uint32_t kTagCreate = 3;
 constexpr uint32_t kTagSpliceIn = 4;
-constexpr unsigned kSpliceFlags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
 }  // namespace
 
 void UploadWriter::init(IoRing* ring, BufferPool* pool, UploadWriterListener* listener,
@@ -110,25 +109,14 @@ void UploadWriter::splice_from(int socket_fd, int pipe_read, int pipe_write, uin
   // hard link runs the second even when the first moved less than asked (or nothing): the
   // file side then takes what the pipe holds, or fails with EAGAIN on an empty pipe.
   ring_->reserve(2);
-  io_uring_sqe* sqe = ring_->get_sqe();
-  io_uring_prep_splice(sqe, socket_fd, -1, pipe_write, -1, max_len, kSpliceFlags);
-  io_uring_sqe_set_data64(sqe, to_user_data(&splice_in_));
-  sqe->flags |= IOSQE_IO_HARDLINK;
+  ring_->splice(&splice_in_, socket_fd, -1, pipe_write, -1, max_len)->flags |= IOSQE_IO_HARDLINK;
   op.len = max_len;
   submit_pipe_to_file(op);
 }
 
 void UploadWriter::submit_pipe_to_file(WriteOp& op) {
-  if (g_fault_plan) {
-    if (int err = g_fault_plan->fail_at_submit(FaultOp::kDataWrite)) {
-      submit_injected(&op.completion, err, &op.injected);
-      return;
-    }
-  }
-  io_uring_sqe* sqe = ring_->get_sqe();
-  io_uring_prep_splice(sqe, pipe_read_, -1, write_fd_, static_cast<int64_t>(op.offset), op.len,
-                       kSpliceFlags);
-  io_uring_sqe_set_data64(sqe, to_user_data(&op.completion));
+  ring_->splice(&op.completion, pipe_read_, -1, write_fd_, static_cast<int64_t>(op.offset),
+                op.len, FaultOp::kDataWrite);
 }
 
 void UploadWriter::on_splice_in(int res) {
@@ -143,23 +131,8 @@ void UploadWriter::on_splice_in(int res) {
   listener_->on_splice_received(res);
 }
 
-void UploadWriter::submit_injected(Completion* c, int err, int* slot) {
-  // The operation is not performed; a NOP completes in its place and its result is replaced
-  // with `err` when it arrives (see FaultPlan).
-  *slot = err;
-  io_uring_sqe* sqe = ring_->get_sqe();
-  io_uring_prep_nop(sqe);
-  io_uring_sqe_set_data64(sqe, to_user_data(c));
-}
-
 void UploadWriter::submit_write(WriteOp& op) {
-  if (g_fault_plan) {
-    if (int err = g_fault_plan->fail_at_submit(FaultOp::kDataWrite)) {
-      submit_injected(&op.completion, err, &op.injected);
-      return;
-    }
-  }
-  ring_->prep_write_fixed(&op.completion, write_fd_, op.data, op.len, op.offset);
+  ring_->write_fixed(&op.completion, write_fd_, op.data, op.len, op.offset, FaultOp::kDataWrite);
 }
 
 uint64_t UploadWriter::landed_prefix() const {
@@ -201,10 +174,6 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
     auto* op = reinterpret_cast<WriteOp*>(completion);
     if (op->splice) {
       RINGEST_CHECK(!splice_receiving_);  // a hard link completes the socket side first
-      if (op->injected) {
-        res = op->injected;
-        op->injected = 0;
-      }
       if (op->len == 0) {
         res = 1;  // the socket gave nothing: no bytes, no failure
       } else if (res > 0 && static_cast<uint32_t>(res) < op->len) {
@@ -223,10 +192,7 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
       complete_op(op, res);
       return;
     }
-    if (op->injected) {
-      res = op->injected;
-      op->injected = 0;
-    } else if (g_fault_plan && res > 1 && static_cast<uint32_t>(res) == op->len &&
+    if (g_fault_plan && res > 1 && static_cast<uint32_t>(res) == op->len &&
                g_fault_plan->shorten(FaultOp::kDataWrite)) {
       // The kernel wrote it all; reporting less makes the writer rewrite the rest (harmless),
       // at a block boundary in O_DIRECT mode.
@@ -260,11 +226,6 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
     return;
   }
   if (completion->tag == kTagCommit) {
-    int index = static_cast<int>(completion - commit_ops_);
-    if (commit_injected_[index] != 0) {
-      if (res >= 0) res = commit_injected_[index];
-      commit_injected_[index] = 0;
-    }
     if (res < 0 && commit_ok_) {
       commit_ok_ = false;
       RINGEST_LOG_ERROR("upload %s: commit failed: %s", upload_->id.c_str(), strerror(-res));
@@ -351,35 +312,13 @@ void UploadWriter::submit_commit(uint64_t offset) {
   commit_offset_ = offset;
   commit_ok_ = true;
   commit_in_flight_ = 3;
-
   ring_->reserve(3);
-  FaultPlan* plan = g_fault_plan;
-  if (int err = plan ? plan->fail_at_submit(FaultOp::kDataSync) : 0) {
-    commit_in_flight_ = 1;
-    submit_injected(&commit_ops_[0], err, &commit_injected_[0]);
-    return;
-  }
-  io_uring_sqe* sqe = ring_->get_sqe();
-  io_uring_prep_fsync(sqe, upload_->data_fd, IORING_FSYNC_DATASYNC);
-  io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[0]));
-  sqe->flags |= IOSQE_IO_LINK;
-  if (int err = plan ? plan->fail_at_submit(FaultOp::kRecordWrite) : 0) {
-    commit_in_flight_ = 2;
-    submit_injected(&commit_ops_[1], err, &commit_injected_[1]);
-    return;
-  }
-  sqe = ring_->get_sqe();
-  io_uring_prep_write(sqe, upload_->record_fd, upload_->slot_buf, storage::kSlotBytes,
-                      storage::slot_file_offset(slot.sequence));
-  io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[1]));
-  sqe->flags |= IOSQE_IO_LINK;
-  if (int err = plan ? plan->fail_at_submit(FaultOp::kRecordSync) : 0) {
-    submit_injected(&commit_ops_[2], err, &commit_injected_[2]);
-    return;
-  }
-  sqe = ring_->get_sqe();
-  io_uring_prep_fsync(sqe, upload_->record_fd, IORING_FSYNC_DATASYNC);
-  io_uring_sqe_set_data64(sqe, to_user_data(&commit_ops_[2]));
+  ring_->fsync(&commit_ops_[0], upload_->data_fd, true, FaultOp::kDataSync)->flags |=
+      IOSQE_IO_LINK;
+  ring_->write(&commit_ops_[1], upload_->record_fd, upload_->slot_buf, storage::kSlotBytes,
+               storage::slot_file_offset(slot.sequence), FaultOp::kRecordWrite)
+      ->flags |= IOSQE_IO_LINK;
+  ring_->fsync(&commit_ops_[2], upload_->record_fd, true, FaultOp::kRecordSync);
 }
 
 void UploadWriter::on_commit_done(bool ok) {
@@ -414,18 +353,12 @@ void UploadWriter::create_record(Upload* upload, int uploads_dir_fd) {
   create_error_ = 0;
   create_in_flight_ = 3;
   ring_->reserve(3);
-  io_uring_sqe* sqe = ring_->get_sqe();
-  io_uring_prep_write(sqe, upload->record_fd, upload->initial_record.data(),
-                      static_cast<unsigned>(upload->initial_record.size()), 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&create_ops_[0]));
-  sqe->flags |= IOSQE_IO_LINK;
-  sqe = ring_->get_sqe();
-  io_uring_prep_fsync(sqe, upload->record_fd, 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&create_ops_[1]));
-  sqe->flags |= IOSQE_IO_LINK;
-  sqe = ring_->get_sqe();
-  io_uring_prep_fsync(sqe, uploads_dir_fd, 0);
-  io_uring_sqe_set_data64(sqe, to_user_data(&create_ops_[2]));
+  ring_->write(&create_ops_[0], upload->record_fd, upload->initial_record.data(),
+               upload->initial_record.size(), 0, FaultOp::kNone)
+      ->flags |= IOSQE_IO_LINK;
+  ring_->fsync(&create_ops_[1], upload->record_fd, false, FaultOp::kNone)->flags |=
+      IOSQE_IO_LINK;
+  ring_->fsync(&create_ops_[2], uploads_dir_fd, false, FaultOp::kNone);
 }
 
 }  // namespace ringest

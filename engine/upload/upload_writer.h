@@ -108,7 +108,6 @@ class UploadWriter final : public CompletionHandler {
     uint32_t logical_len = 0;
     bool done = false;
     bool splice = false;  // file side of a splice: `data` unused, bytes come from the pipe
-    int injected = 0;  // FaultPlan: the NOP submitted instead completes with this error
   };
 
   uint64_t landed_prefix() const;
@@ -117,7 +116,6 @@ class UploadWriter final : public CompletionHandler {
   void on_splice_in(int res);
   void complete_op(WriteOp* op, int res);
   void submit_commit(uint64_t offset);
-  void submit_injected(Completion* c, int err, int* slot);
   void on_commit_done(bool ok);
   void progress();
 
@@ -154,7 +152,6 @@ class UploadWriter final : public CompletionHandler {
   Completion splice_in_{this, 4};
 
   Completion commit_ops_[3];
-  int commit_injected_[3] = {0, 0, 0};
   int commit_in_flight_ = 0;
   bool commit_ok_ = true;
   uint64_t commit_offset_ = 0;
