@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "engine/base/log.h"
-#include "engine/upload/upload_id.h"
+#include "engine/storage/upload_id.h"
 
 namespace ringest::storage {
 namespace {
