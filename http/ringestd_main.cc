@@ -14,9 +14,12 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "engine/base/base64.h"
 #include "engine/base/config.h"
 #include "engine/base/log.h"
 #include "engine/io/fault_plan.h"
@@ -53,6 +56,37 @@ int make_listener(const std::string& host, uint16_t port, uint16_t* bound_port,
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   *bound_port = ntohs(addr.sin_port);
   return fd;
+}
+
+// The Upload-Metadata value that HEAD echoes for a recovered upload. A v1 record kept the
+// client's value verbatim; a v2 record keeps the decoded pairs, which are written back in the
+// canonical form (`key` alone for an empty value). A key that could not have come from tus is
+// left out rather than put into a header.
+std::string recovered_upload_metadata(const storage::RecoveredHeader& header) {
+  if (header.version == storage::kFormatVersionV1) {
+    return std::string(header.metadata.begin(), header.metadata.end());
+  }
+  std::string out;
+  storage::MetadataReader reader(header.version, header.metadata);
+  std::string_view key;
+  std::string_view value;
+  while (reader.next(&key, &value) == storage::MetadataReader::Result::kPair) {
+    bool tus_key = true;
+    for (char c : key) {
+      auto byte = static_cast<unsigned char>(c);
+      tus_key &= byte > 0x20 && byte < 0x7f && c != ',';
+    }
+    if (!tus_key) continue;
+    if (!out.empty()) out += ',';
+    out += key;
+    if (!value.empty()) {
+      out += ' ';
+      size_t at = out.size();
+      out.resize(at + base64_encoded_chars(value.size()));
+      base64_encode(value.data(), value.size(), out.data() + at);
+    }
+  }
+  return out;
 }
 
 void raise_limit(int resource) {
@@ -114,8 +148,8 @@ int run(const Config& config) {
   for (storage::RecoveredUpload& r : report.uploads) {
     auto* upload = new Upload();
     upload->id = r.header.id;
-    upload->length = r.header.upload_length;
-    upload->metadata = r.header.metadata;
+    upload->length = r.state.upload_length;  // the header's, for every record this server writes
+    upload->metadata = recovered_upload_metadata(r.header);
     upload->created_unix_ms = r.header.created_unix_ms;
     upload->updated_unix_ms = r.state.updated_unix_ms;
     upload->committed_offset = r.state.committed_offset;

@@ -5,13 +5,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "engine/base/alloc_counter.h"
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
+#include "engine/storage/upload_id.h"
 #include "engine/storage/upload_record.h"
 #include "engine/upload/offset_rules.h"
-#include "engine/upload/upload_id.h"
 #include "http/connection.h"
 #include "http/request_checks.h"
 #include "http/tus/tus_headers.h"
@@ -219,6 +220,19 @@ void HttpConnection::handle_create() {
     respond_error(400, "invalid Upload-Metadata");
     return;
   }
+  // The record keeps the decoded pairs (format v2), not the header text.
+  storage::MetadataBlockWriter metadata_block;
+  {
+    std::vector<char> value(metadata.size());  // a value decodes to fewer bytes than its text
+    tus::MetadataDecoder decoder(metadata);
+    tus::MetadataPair pair;
+    while (decoder.next(value.data(), value.size(), &pair) == tus::MetadataDecoder::Result::kPair) {
+      if (!metadata_block.add(pair.key, pair.value)) {  // keys are unique: valid_metadata()
+        respond_error(400, "Upload-Metadata cannot be recorded (keys are limited to 1024 bytes)");
+        return;
+      }
+    }
+  }
   if (head.has_body()) {
     if (!tus::is_offset_content_type(head.get("Content-Type"))) {
       respond_error(415, "Content-Type must be application/offset+octet-stream");
@@ -246,15 +260,15 @@ void HttpConnection::handle_create() {
   upload->data_fd = files.value().data_fd;
   upload->direct_fd = files.value().direct_fd;
   upload->record_fd = files.value().record_fd;
-  storage::RecordHeader header{upload->id, upload->created_unix_ms, upload->length,
-                               upload->metadata};
+  storage::NewRecord record{upload->id, upload->created_unix_ms, upload->length,
+                            storage::Protocol::kTus, metadata_block.block()};
   storage::CommitSlot first;
   first.sequence = 1;
   first.committed_offset = 0;
   first.upload_length = upload->length;
   first.flags = upload->length == 0 ? storage::kFlagComplete : 0;
   first.updated_unix_ms = upload->created_unix_ms;
-  upload->initial_record = storage::encode_new_record(header, first);
+  upload->initial_record = storage::encode_new_record(record, first);
   upload_ = upload;  // our reference
   op_ = Op::kCreate;
   state_ = State::kCreating;

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "engine/base/log.h"
-#include "engine/upload/upload_id.h"
+#include "engine/storage/upload_id.h"
 
 namespace ringest::storage {
 namespace {
@@ -200,8 +200,16 @@ RecoveryReport DataDir::recover() {
       continue;
     }
     fdatasync(data_fd);
+    const RecordHeaderView& h = decoded.header;
+    RecoveredHeader header{h.version,
+                           h.protocol,
+                           h.length_deferred,
+                           std::string(h.id),
+                           h.created_unix_ms,
+                           h.declared_length,
+                           {h.metadata.begin(), h.metadata.end()}};
     report.uploads.push_back(
-        {std::move(decoded.header), decoded.state, {data_fd, open_direct(id), record_fd}});
+        {std::move(header), decoded.state, {data_fd, open_direct(id), record_fd}});
   }
   if (report.quarantined > 0 || report.orphans_removed > 0) {
     fsync(uploads_fd_);

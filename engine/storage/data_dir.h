@@ -24,8 +24,19 @@ struct UploadFiles {
   int record_fd = -1;
 };
 
+// The header of a recovered record, copied out of the record's bytes.
+struct RecoveredHeader {
+  uint16_t version = 0;
+  Protocol protocol = Protocol::kUnknown;
+  bool length_deferred = false;
+  std::string id;
+  uint64_t created_unix_ms = 0;
+  uint64_t declared_length = 0;
+  std::vector<uint8_t> metadata;  // as stored: read with MetadataReader(version, metadata)
+};
+
 struct RecoveredUpload {
-  RecordHeader header;
+  RecoveredHeader header;
   CommitSlot state;
   UploadFiles files;
 };

@@ -1,67 +1,15 @@
 #include "http/tus/tus_headers.h"
 
+#include "engine/base/base64.h"
 #include "http/http_parser.h"
 
 namespace ringest::tus {
 namespace {
 
-bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-// '=' characters at the end of the value (0, 1 or 2 are looked at).
-size_t base64_padding(std::string_view v) {
-  size_t pad = 0;
-  while (pad < 2 && pad < v.size() && v[v.size() - 1 - pad] == '=') ++pad;
-  return pad;
-}
-
-bool valid_base64(std::string_view v) {
-  if (v.size() % 4 != 0) return false;
-  size_t pad = base64_padding(v);
-  for (size_t i = 0; i + pad < v.size(); ++i) {
-    if (!is_base64_char(v[i])) return false;
-  }
-  return true;
-}
-
 std::string_view trim(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   return v;
-}
-
-uint32_t base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return static_cast<uint32_t>(c - 'A');
-  if (c >= 'a' && c <= 'z') return static_cast<uint32_t>(c - 'a') + 26;
-  if (c >= '0' && c <= '9') return static_cast<uint32_t>(c - '0') + 52;
-  return c == '+' ? 62 : 63;  // '/': callers passed valid_base64() first
-}
-
-// Bytes that a value valid_base64() accepted decodes to.
-size_t base64_decoded_bytes(std::string_view v) { return v.size() / 4 * 3 - base64_padding(v); }
-
-// Decodes a value valid_base64() accepted into `out` (base64_decoded_bytes(v) bytes). Returns
-// false when the unused low bits of the last character before the padding are not zero
-// (RFC 4648 section 3.5: such a value is not canonical), having decoded it regardless.
-bool base64_decode(std::string_view v, uint8_t* out) {
-  size_t pad = base64_padding(v);
-  size_t groups = v.size() / 4;
-  size_t o = 0;
-  for (size_t g = 0; g < groups; ++g) {
-    const char* in = v.data() + 4 * g;
-    bool last = g + 1 == groups;
-    size_t used = last ? 4 - pad : 4;  // characters that carry bits
-    uint32_t bits = 0;
-    for (size_t i = 0; i < 4; ++i) bits = (bits << 6) | (i < used ? base64_value(in[i]) : 0);
-    out[o++] = static_cast<uint8_t>(bits >> 16);
-    if (used >= 3) out[o++] = static_cast<uint8_t>(bits >> 8);
-    if (used == 4) out[o++] = static_cast<uint8_t>(bits);
-    if (last && used == 2 && (bits & 0xFFFF) != 0) return false;
-    if (last && used == 3 && (bits & 0xFF) != 0) return false;
-  }
-  return true;
 }
 
 constexpr size_t kMaxMetadataPairs = 64;
@@ -78,7 +26,8 @@ bool split_metadata_pair(std::string_view piece, std::string_view* key, std::str
   for (char c : *key) {
     if (c <= 0x20 || c >= 0x7f || c == ',') return false;
   }
-  return valid_base64(*encoded);
+  // A final character whose unused low bits are not zero is accepted (they are dropped).
+  return base64_check(*encoded) != Base64Result::kMalformed;
 }
 
 // tchar of RFC 9110 section 5.6.2 without uppercase letters.
@@ -153,9 +102,11 @@ MetadataDecoder::Result MetadataDecoder::next(char* buffer, size_t buffer_bytes,
     malformed_ = true;
     return Result::kMalformed;
   }
-  size_t decoded_bytes = base64_decoded_bytes(encoded);
-  if (decoded_bytes > buffer_bytes) return Result::kBufferTooSmall;
-  if (decoded_bytes > 0) base64_decode(encoded, reinterpret_cast<uint8_t*>(buffer));
+  size_t decoded_bytes = 0;
+  if (base64_decode(encoded, reinterpret_cast<uint8_t*>(buffer), buffer_bytes, &decoded_bytes) ==
+      Base64Result::kBufferTooSmall) {
+    return Result::kBufferTooSmall;
+  }
   pair->key = key;
   pair->value = std::string_view(decoded_bytes > 0 ? buffer : "", decoded_bytes);
   ++pairs_;
@@ -176,7 +127,7 @@ std::optional<Checksum> parse_checksum(std::string_view value) {
   for (char c : algorithm) {
     if (!is_lowercase_token_char(c)) return std::nullopt;
   }
-  if (encoded.empty() || !valid_base64(encoded)) return std::nullopt;
+  if (encoded.empty() || base64_check(encoded) == Base64Result::kMalformed) return std::nullopt;
   size_t digest_bytes = base64_decoded_bytes(encoded);
   if (digest_bytes == 0 || digest_bytes > kMaxChecksumDigestBytes) return std::nullopt;
   struct Known {
@@ -190,7 +141,10 @@ std::optional<Checksum> parse_checksum(std::string_view value) {
   Checksum out;
   out.algorithm = algorithm;
   out.digest_bytes = digest_bytes;
-  if (!base64_decode(encoded, out.digest)) return std::nullopt;
+  size_t decoded = 0;
+  if (base64_decode(encoded, out.digest, sizeof out.digest, &decoded) != Base64Result::kOk) {
+    return std::nullopt;  // not canonical
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
-// tus Upload-Metadata: "key base64(value),key base64(value)". Base64 is written here by hand
-// (RFC 4648, standard alphabet, padded): twenty lines, and no OpenSSL dependency for the client.
+// tus Upload-Metadata: "key base64(value),key base64(value)". Base64 is engine/base/base64.h,
+// the same code the server decodes these values with.
 #pragma once
 
 #include <string>

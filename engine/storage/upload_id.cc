@@ -1,4 +1,4 @@
-#include "engine/upload/upload_id.h"
+#include "engine/storage/upload_id.h"
 
 #include <sys/random.h>
 
