@@ -90,6 +90,7 @@ void HttpParser::init(char* arena, uint32_t max_head_bytes, Header* headers, uin
     llhttp_settings_t s;
     llhttp_settings_init(&s);
     s.on_message_begin = &HttpParser::on_message_begin;
+    s.on_method_complete = &HttpParser::on_method_complete;
     s.on_url = &HttpParser::on_url;
     s.on_url_complete = &HttpParser::on_url_complete;
     s.on_version_complete = &HttpParser::on_version_complete;
@@ -124,6 +125,7 @@ void HttpParser::start_head() {
   in_head_ = true;
   head_bytes_ = 0;
   version_seen_ = false;
+  method_seen_ = kNoMethod;
   trailer_bytes_ = 0;
   trailer_fields_ = 0;
   trailer_name_bytes_ = 0;
@@ -254,6 +256,11 @@ int HttpParser::on_url(llhttp_t* p, const char* at, size_t len) {
     return -1;
   }
   self->head_.target = std::string_view(self->token_start_, size);
+  return 0;
+}
+
+int HttpParser::on_method_complete(llhttp_t* p) {
+  static_cast<HttpParser*>(p->data)->method_seen_ = llhttp_get_method(p);
   return 0;
 }
 

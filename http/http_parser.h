@@ -99,6 +99,10 @@ class HttpParser {
   void skip_body(uint64_t n);
 
   bool in_head() const { return in_head_; }
+  // The method of the request line being parsed, as soon as it is known (even when the head
+  // later fails: an error answer to HEAD must carry no content); kNoMethod before.
+  static constexpr uint8_t kNoMethod = 0xFF;
+  uint8_t method_seen() const { return method_seen_; }
   // True while no byte of the next request has been seen.
   bool between_messages() const { return in_head_ && head_bytes_ == 0; }
   const RequestHead& head() const { return head_; }
@@ -107,6 +111,7 @@ class HttpParser {
 
  private:
   static int on_message_begin(llhttp_t* p);
+  static int on_method_complete(llhttp_t* p);
   static int on_url(llhttp_t* p, const char* at, size_t len);
   static int on_url_complete(llhttp_t* p);
   static int on_version_complete(llhttp_t* p);
@@ -135,6 +140,7 @@ class HttpParser {
   uint32_t max_target_bytes_ = 0;
   uint32_t head_bytes_ = 0;
   bool version_seen_ = false;  // the request line carried an HTTP-version (0.9 form has none)
+  uint8_t method_seen_ = kNoMethod;
   // Trailer fields (after a chunked body) are checked and dropped, never merged into head_
   // (RFC 9110 6.5.1), within the head's budgets: max_head_bytes of names and values, and
   // max_headers fields.

@@ -9,10 +9,13 @@ constexpr std::string_view kRootPath = "/";
 
 // Singleton fields ringestd acts on. A second copy is ambiguous (which one did a proxy in
 // front of us act on?), so the request is refused rather than one copy silently picked.
+// Authorization is one of them: with two, a good token followed by a bad one must not pass
+// because one copy was read and the other ignored (RFC 9110 11.6.2 allows one credential).
 constexpr std::string_view kSingletons[] = {
     "Tus-Resumable",   "Upload-Length",       "Upload-Offset",
     "Upload-Metadata", "Upload-Defer-Length", "Upload-Checksum",
     "Upload-Concat",   "Content-Type",        "X-HTTP-Method-Override",
+    "Authorization",
 };
 
 bool starts_with_ignore_case(std::string_view s, std::string_view prefix) {

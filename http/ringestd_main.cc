@@ -14,24 +14,30 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
-#include "engine/base/base64.h"
 #include "engine/base/config.h"
 #include "engine/base/log.h"
 #include "engine/io/fault_plan.h"
 #include "engine/reactor/reactor.h"
+#include "engine/base/clock.h"
 #include "engine/storage/data_dir.h"
-#include "engine/upload/upload.h"
+#include "engine/storage/recovery.h"
+#include "engine/upload/upload_store.h"
 #include "http/access/access_policy.h"
-#include "http/connection.h"
+#include "http/builtin/healthz_handler.h"
+#include "http/builtin/metrics_handler.h"
+#include "http/connection_pool.h"
+#include "http/router.h"
 #include "http/server_context.h"
+#include "http/tus/tus_handler.h"
 
 namespace ringest {
 namespace {
+
+// An upload's files stay open (FileCache) at most this long after its last request.
+constexpr uint64_t kIdleFilesMs = 60000;
 
 int make_listener(const std::string& host, uint16_t port, uint16_t* bound_port,
                   std::string* error) {
@@ -56,37 +62,6 @@ int make_listener(const std::string& host, uint16_t port, uint16_t* bound_port,
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   *bound_port = ntohs(addr.sin_port);
   return fd;
-}
-
-// The Upload-Metadata value that HEAD echoes for a recovered upload. A v1 record kept the
-// client's value verbatim; a v2 record keeps the decoded pairs, which are written back in the
-// canonical form (`key` alone for an empty value). A key that could not have come from tus is
-// left out rather than put into a header.
-std::string recovered_upload_metadata(const storage::RecoveredHeader& header) {
-  if (header.version == storage::kFormatVersionV1) {
-    return std::string(header.metadata.begin(), header.metadata.end());
-  }
-  std::string out;
-  storage::MetadataReader reader(header.version, header.metadata);
-  std::string_view key;
-  std::string_view value;
-  while (reader.next(&key, &value) == storage::MetadataReader::Result::kPair) {
-    bool tus_key = true;
-    for (char c : key) {
-      auto byte = static_cast<unsigned char>(c);
-      tus_key &= byte > 0x20 && byte < 0x7f && c != ',';
-    }
-    if (!tus_key) continue;
-    if (!out.empty()) out += ',';
-    out += key;
-    if (!value.empty()) {
-      out += ' ';
-      size_t at = out.size();
-      out.resize(at + base64_encoded_chars(value.size()));
-      base64_encode(value.data(), value.size(), out.data() + at);
-    }
-  }
-  return out;
 }
 
 void raise_limit(int resource) {
@@ -139,31 +114,29 @@ int run(const Config& config) {
                      access->cors_enabled() ? "on" : "off");
   }
   storage::DataDir data_dir;
-  if (!data_dir.open(config.data_dir, config.io_mode == IoMode::kDirect, &error).ok()) {
+  if (!data_dir.open(config.data_dir, &error).ok()) {
     std::fprintf(stderr, "ringestd: %s\n", error.c_str());
     return 1;
   }
-  UploadRegistry registry;
-  storage::RecoveryReport report = data_dir.recover();
-  for (storage::RecoveredUpload& r : report.uploads) {
-    auto* upload = new Upload();
-    upload->id = r.header.id;
-    upload->length = r.state.upload_length;  // the header's, for every record this server writes
-    upload->metadata = recovered_upload_metadata(r.header);
-    upload->created_unix_ms = r.header.created_unix_ms;
-    upload->updated_unix_ms = r.state.updated_unix_ms;
-    upload->committed_offset = r.state.committed_offset;
-    upload->sequence = r.state.sequence;
-    upload->data_fd = r.files.data_fd;
-    upload->direct_fd = r.files.direct_fd;
-    upload->record_fd = r.files.record_fd;
-    registry.insert(upload);
-    upload_unref(upload);
+  UploadStore store(&data_dir, config.io_mode == IoMode::kDirect, config.max_open_uploads,
+                    kIdleFilesMs);
+  {
+    uint64_t started = monotonic_ms_now();
+    storage::RecoveryReport report;
+    if (!storage::recover(data_dir, &report, &error)) {
+      std::fprintf(stderr, "ringestd: recovery: %s\n", error.c_str());
+      return 1;
+    }
+    store.registry().reserve(report.uploads.size());
+    for (const storage::RecoveredUpload& r : report.uploads) store.adopt(r);
+    RINGEST_LOG_INFO("recovered %zu uploads from %s in %llu ms (%d set aside in quarantine/, %d "
+                     "re-admitted from it, %d orphan data files removed, %d fell back to an "
+                     "older commit)",
+                     report.uploads.size(), config.data_dir.c_str(),
+                     static_cast<unsigned long long>(monotonic_ms_now() - started),
+                     report.quarantined, report.readmitted, report.orphans_removed,
+                     report.fell_back);
   }
-  RINGEST_LOG_INFO("recovered %zu uploads from %s (%d set aside in quarantine/, %d orphan data "
-                   "files removed)",
-                   report.uploads.size(), config.data_dir.c_str(), report.quarantined,
-                   report.orphans_removed);
 
   int threads = config.threads;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -181,16 +154,26 @@ int run(const Config& config) {
     listeners.push_back(fd);
   }
 
-  http::ServerContext context;
-  context.config = &config;
-  context.data_dir = &data_dir;
-  context.registry = &registry;
-  context.access = access.get();
   std::vector<ReactorThread> reactors(threads);
+  std::vector<Reactor*> reactor_list;
   for (int i = 0; i < threads; ++i) {
     reactors[i].reactor = std::make_unique<Reactor>(i, config);
-    context.reactors.push_back(reactors[i].reactor.get());
+    reactor_list.push_back(reactors[i].reactor.get());
   }
+  // Routes: the protocols and the server's own endpoints.
+  tus::TusHandler tus("/files/");
+  http::MetricsHandler metrics(reactor_list, &store);
+  http::HealthzHandler healthz;
+  http::Router router;
+  router.add("/files/", &tus);
+  router.add("/metrics", &metrics);
+  router.add("/healthz", &healthz);
+  router.set_default(&tus);  // OPTIONS *: the tus capabilities
+  http::ServerContext context;
+  context.config = &config;
+  context.store = &store;
+  context.router = &router;
+  context.access = access.get();
 
   std::mutex mu;
   std::condition_variable cv;

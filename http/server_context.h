@@ -1,24 +1,19 @@
-// What every connection shares: configuration, the data directory, the upload registry and
-// the list of reactors (for /metrics). Built once in main(); read-only afterwards except for
-// the registry, which has its own lock.
+// What every connection shares: configuration, the upload store, the router and access
+// control. Built once in main(); read-only afterwards (the store has its own locks).
 #pragma once
 
-#include <vector>
-
 #include "engine/base/config.h"
-#include "engine/reactor/reactor.h"
-#include "engine/storage/data_dir.h"
-#include "engine/upload/upload.h"
+#include "engine/upload/upload_store.h"
 
 namespace ringest::http {
 
 class AccessPolicy;
+class Router;
 
 struct ServerContext {
   const Config* config = nullptr;
-  storage::DataDir* data_dir = nullptr;
-  UploadRegistry* registry = nullptr;
-  std::vector<Reactor*> reactors;
+  UploadStore* store = nullptr;
+  const Router* router = nullptr;
   // Bearer tokens, signed URLs, CORS (http/access/access_policy.h); null when none is
   // configured. Its token set changes on SIGHUP, safely for readers.
   const AccessPolicy* access = nullptr;

@@ -26,6 +26,9 @@ offset fdatasync'd first.
   --buffers N                 slots per reactor, registered with its ring (default 64)
   --buffers-per-connection N  slots one connection may hold in flight (default 4)
   --max-connections N         connections per reactor (default 1024)
+  --max-open-uploads N        uploads whose files stay open between requests (a bounded cache:
+                              an upload nobody writes holds no descriptor beyond it; default
+                              1024, 0 closes them at the end of every request)
   --max-head-bytes N          request line plus headers; larger gets 431 (default 8K)
   --max-headers N             header count; more gets 431 (default 64)
   --io-mode MODE              direct (default): data files opened O_DIRECT, 4 KiB-aligned
@@ -52,6 +55,8 @@ offset fdatasync'd first.
   --signing-key-file PATH     accept signed URLs (?expires=E&signature=S, HMAC-SHA256 of
                               "METHOD\nPATH\nE" with the key in PATH) instead of a token;
                               `ringest sign` makes them. See docs/access-control.md
+  --signed-url-max-lifetime D a signed URL whose expiry lies further ahead than this is
+                              refused (403), so no URL is valid for ever (default 7d)
   --cors-origin ORIGIN        answer CORS preflights from, and expose the tus headers to,
                               ORIGIN (e.g. https://app.example.com); repeatable; * for any
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
@@ -101,6 +106,10 @@ bool parse_duration_ms(const std::string& text, uint64_t* out) {
     scale = 1;
   } else if (unit == "m") {
     scale = 60000;
+  } else if (unit == "h") {
+    scale = 3600000;
+  } else if (unit == "d") {
+    scale = 86400000;
   } else {
     return false;
   }
@@ -212,6 +221,17 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
     } else if (flag == "--max-connections") {
       if (!parse_u32(value, 1, 1 << 20, &c.max_connections)) {
         return fail("--max-connections wants 1..1048576, got '" + value + "'");
+      }
+    } else if (flag == "--signed-url-max-lifetime") {
+      uint64_t ms = 0;
+      if (!parse_duration_ms(value, &ms) || ms < 1000 || ms > uint64_t{10} * 365 * 86400 * 1000) {
+        return fail("--signed-url-max-lifetime wants a duration of 1s .. 10 years, got '" +
+                    value + "'");
+      }
+      c.signed_url_max_lifetime_s = ms / 1000;
+    } else if (flag == "--max-open-uploads") {
+      if (!parse_u32(value, 0, 1 << 20, &c.max_open_uploads)) {
+        return fail("--max-open-uploads wants 0..1048576, got '" + value + "'");
       }
     } else if (flag == "--max-head-bytes") {
       if (!parse_u32(value, 1024, 1 << 20, &c.max_head_bytes)) {

@@ -22,6 +22,7 @@ struct Config {
   uint32_t buffers_per_reactor = 64;                  // slots in each reactor's pool
   uint32_t buffers_per_connection = 4;                // slots one connection may hold at once
   uint32_t max_connections = 1024;                    // per reactor
+  uint32_t max_open_uploads = 1024;                   // idle uploads whose files stay open
   uint32_t max_head_bytes = 8192;                     // request line + headers
   uint32_t max_headers = 64;
   uint32_t shutdown_timeout_ms = 10000;
@@ -39,6 +40,7 @@ struct Config {
   // Access control (docs/access-control.md), each off while empty.
   std::string auth_token_file;        // bearer tokens, one per line; re-read on SIGHUP
   std::string signing_key_file;       // HMAC-SHA256 key for signed upload URLs
+  uint64_t signed_url_max_lifetime_s = 7 * 24 * 3600;  // a signature expiring later is refused
   std::vector<std::string> cors_origins;  // allowed browser origins; "*" allows any
 };
 
@@ -53,7 +55,7 @@ ParseOutcome parse_args(int argc, const char* const* argv);
 // Sizes accept a plain byte count or a K/M/G/T suffix (powers of 1024), e.g. "64M".
 bool parse_size(const std::string& text, uint64_t* out);
 
-// Durations: "30" or "30s" (seconds), "500ms", "2m". Out: milliseconds.
+// Durations: "30" or "30s" (seconds), "500ms", "2m", "6h", "7d". Out: milliseconds.
 bool parse_duration_ms(const std::string& text, uint64_t* out);
 
 const char* usage_text();

@@ -20,6 +20,7 @@ const char* code_name(Code code) {
     case Code::kNoMemory: return "no-memory";
     case Code::kExists: return "exists";
     case Code::kPathRefused: return "path-refused";
+    case Code::kNotSupported: return "not-supported";
   }
   return "?";
 }
@@ -46,6 +47,7 @@ Code code_from_errno(int err) {
     case EEXIST: return Code::kExists;
     case ELOOP:
     case EXDEV: return Code::kPathRefused;
+    case EOPNOTSUPP: return Code::kNotSupported;
     default: return Code::kOther;
   }
 }

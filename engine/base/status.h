@@ -27,6 +27,7 @@ enum class Code : uint8_t {
   kNoMemory,         // ENOMEM, ENOBUFS
   kExists,           // EEXIST
   kPathRefused,      // ELOOP, EXDEV: a symlink or an escape from the data directory
+  kNotSupported,     // EOPNOTSUPP: this filesystem cannot (e.g. preallocate)
 };
 
 const char* code_name(Code code);

@@ -66,7 +66,7 @@ void Reactor::request_stop() {
   (void)ignored;
 }
 
-void Reactor::post_message(const UploadOwner& target, uint32_t payload) {
+void Reactor::post_message(const MailboxAddress& target, uint32_t payload) {
   ring_.send_message(target.reactor->ring_.fd(), target.mailbox, payload);
 }
 
@@ -105,7 +105,8 @@ void Reactor::on_completion(Completion* completion, int res, uint32_t flags) {
       } else {
         ++accept_errors_unlogged_;
       }
-      bool resource = res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+      Code code = code_of(res);
+      bool resource = code == Code::kNoDescriptors || code == Code::kNoMemory;
       if (resource && !stopping_ && !accept_backing_off_) {
         if (accept_armed_) ring_.cancel_fd(listen_fd_);  // the multishot would keep failing
         accept_backing_off_ = true;

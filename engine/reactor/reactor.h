@@ -1,7 +1,7 @@
 // Reactor: one thread, one io_uring, one buffer pool, one SO_REUSEPORT listener. A connection
 // is accepted by one reactor and lives there for its whole life; nothing it owns is touched by
 // another thread. Reactors talk to each other only through IORING_OP_MSG_RING messages posted
-// into a connection's mailbox (see engine/upload/upload.h).
+// into a connection's mailbox (see mailbox.h).
 //
 // The http layer plugs in as the ReactorClient: it gets accepted sockets and the shutdown call.
 #pragma once
@@ -13,7 +13,7 @@
 #include "engine/base/config.h"
 #include "engine/io/buffer_pool.h"
 #include "engine/io/io_ring.h"
-#include "engine/upload/upload.h"
+#include "engine/reactor/mailbox.h"
 
 namespace ringest {
 
@@ -35,6 +35,7 @@ struct ReactorStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> body_bytes_received{0};
   std::atomic<uint64_t> body_bytes_written{0};
+  std::atomic<uint64_t> body_bytes_direct{0};   // of those, written O_DIRECT from a registered slot
   std::atomic<uint64_t> body_bytes_spliced{0};  // --io-mode splice: socket -> pipe, no buffer
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> uploads_created{0};
@@ -60,7 +61,7 @@ class Reactor final : public CompletionHandler {
   void request_stop();
 
   // Posts `payload` into the mailbox of `target`. Call on this reactor's thread only.
-  void post_message(const UploadOwner& target, uint32_t payload);
+  void post_message(const MailboxAddress& target, uint32_t payload);
 
   IoRing& ring() { return ring_; }
   BufferPool& pool() { return pool_; }

@@ -1,15 +1,28 @@
 #include "engine/upload/upload.h"
 
-#include <unistd.h>
-
 #include "engine/base/check.h"
 
 namespace ringest {
 
 Upload::~Upload() {
-  if (data_fd >= 0) ::close(data_fd);
-  if (direct_fd >= 0) ::close(direct_fd);
-  if (record_fd >= 0) ::close(record_fd);
+  // The file cache holds a reference while it keeps descriptors, so none can be left here.
+  RINGEST_CHECK(!in_cache && cached_files.data_fd < 0 && cached_files.record_fd < 0);
+}
+
+UploadView Upload::view() {
+  UploadView v;
+  v.created_unix_ms = created_unix_ms;
+  v.metadata_bytes = metadata_bytes;
+  v.record_version = record_version;
+  v.protocol = protocol;
+  std::lock_guard lock(mu);
+  v.offset = committed_offset;
+  v.length = length;
+  v.updated_unix_ms = updated_unix_ms;
+  v.expires_unix_ms = expires_unix_ms;
+  v.flags = flags;
+  v.deleted = deleted;
+  return v;
 }
 
 void upload_ref(Upload* upload) { upload->refs.fetch_add(1, std::memory_order_relaxed); }
@@ -68,40 +81,6 @@ ReleaseOutcome abandon_upload(Upload& upload, const UploadOwner& me) {
     if (!(upload.has_owner && upload.owner.same_as(me))) return {};
   }
   return release_upload(upload, me);
-}
-
-UploadRegistry::~UploadRegistry() {
-  for (auto& [id, upload] : uploads_) upload_unref(upload);
-}
-
-Upload* UploadRegistry::find(std::string_view id) {
-  std::lock_guard lock(mu_);
-  auto it = uploads_.find(id);
-  if (it == uploads_.end()) return nullptr;
-  upload_ref(it->second);
-  return it->second;
-}
-
-void UploadRegistry::insert(Upload* upload) {
-  upload_ref(upload);
-  std::lock_guard lock(mu_);
-  auto [it, inserted] = uploads_.emplace(std::string_view(upload->id), upload);
-  RINGEST_CHECK(inserted);
-}
-
-void UploadRegistry::remove(Upload* upload) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = uploads_.find(std::string_view(upload->id));
-    if (it == uploads_.end() || it->second != upload) return;
-    uploads_.erase(it);
-  }
-  upload_unref(upload);
-}
-
-size_t UploadRegistry::size() {
-  std::lock_guard lock(mu_);
-  return uploads_.size();
 }
 
 }  // namespace ringest

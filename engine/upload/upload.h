@@ -1,56 +1,76 @@
-// Upload: the in-memory state of one upload, shared by all reactors.
+// Upload: the in-memory state of one known upload, shared by all reactors. It is small (about
+// 200 bytes) and independent of the upload's size and metadata: the metadata stays in the
+// record on disk and is read when asked for, and an upload nobody is writing holds no file
+// descriptor (FileCache keeps a bounded number of recently used ones open).
 //
-// Threads: immutable fields are set before the upload is published in the registry. Mutable
-// state is guarded by `mu` and touched once per request (never per byte). The commit buffer
-// `slot_buf` belongs to the current owner only.
+// Threads: the immutable fields are set before the upload is published in the registry. The
+// committed state is guarded by `mu` and touched once per request and per commit (never per
+// byte). The cache fields belong to FileCache (its own lock).
 //
 // One writer at a time: a request that wants to change an upload (append, delete) must own it.
 // acquire_upload() either grants ownership or makes the caller the (single) waiter and says
 // whom to ask to let go; release_upload() hands ownership straight to the waiter. Messages
-// between reactors are sent by the caller with the UploadOwner addresses returned here, so
+// between reactors are sent by the caller with the addresses returned here (AppendSession), so
 // this layer knows nothing about rings or threads.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
-#include "engine/io/completion.h"
+#include "engine/reactor/mailbox.h"
 
 namespace ringest {
 
-class Reactor;
+// The length of an upload created without one (deferred): a later request declares it.
+inline constexpr uint64_t kUnknownLength = UINT64_MAX;
 
-// Who owns or waits for an upload: enough to send that connection a message.
-struct UploadOwner {
-  Reactor* reactor = nullptr;
-  Completion* mailbox = nullptr;
-  uint32_t generation = 0;
-  bool same_as(const UploadOwner& other) const {
-    return mailbox == other.mailbox && generation == other.generation;
-  }
-};
+// Who owns or waits for an upload: enough to send that request's connection a message.
+using UploadOwner = MailboxAddress;
 
-// Message payloads posted into a connection's mailbox (IORING_OP_MSG_RING res field).
+// Message kinds posted into an AppendSession's mailbox.
 enum class UploadMessage : uint32_t {
   kAbort = 1,       // "a newer request wants this upload: cut yours off and commit"
   kHandoff = 2,     // "you own the upload now"
   kSuperseded = 3,  // "a newer request replaced you as the waiter"
 };
 inline uint32_t encode_message(UploadMessage kind, uint32_t generation) {
-  return (static_cast<uint32_t>(kind) << 28) | (generation & 0x0FFFFFFFu);
+  return encode_mailbox(static_cast<uint32_t>(kind), generation);
 }
 inline UploadMessage message_kind(uint32_t payload) {
-  return static_cast<UploadMessage>(payload >> 28);
+  return static_cast<UploadMessage>(mailbox_kind(payload));
 }
-inline uint32_t message_generation(uint32_t payload) { return payload & 0x0FFFFFFFu; }
+inline uint32_t message_generation(uint32_t payload) { return mailbox_generation(payload); }
 inline bool generation_matches(uint32_t payload, uint32_t generation) {
-  return message_generation(payload) == (generation & 0x0FFFFFFFu);
+  return mailbox_generation_matches(payload, generation);
 }
+
+// An upload's open descriptors: the data file (buffered: reads, fdatasync, partial blocks), the
+// same file opened O_DIRECT (-1 when writes are buffered or the filesystem refuses it), and the
+// record.
+struct UploadFiles {
+  int data_fd = -1;
+  int direct_fd = -1;
+  int record_fd = -1;
+  bool open() const { return data_fd >= 0 && record_fd >= 0; }
+};
+
+// The committed state, as a snapshot any reactor may take (Upload::view()).
+struct UploadView {
+  uint64_t offset = 0;                 // durable: data synced and the record says so
+  uint64_t length = kUnknownLength;    // kUnknownLength while deferred
+  uint64_t created_unix_ms = 0;
+  uint64_t updated_unix_ms = 0;
+  uint64_t expires_unix_ms = 0;        // 0: never
+  uint32_t flags = 0;                  // record slot flags (storage::kFlag*)
+  uint32_t metadata_bytes = 0;         // size of the metadata block in the record; 0: none
+  uint16_t record_version = 0;         // format of the record's header (how metadata is kept)
+  uint8_t protocol = 0;                // storage::Protocol that created it
+  bool deleted = false;
+  bool length_known() const { return length != kUnknownLength; }
+  bool complete() const { return length_known() && offset == length; }
+};
 
 class Upload {
  public:
@@ -59,35 +79,74 @@ class Upload {
   Upload& operator=(const Upload&) = delete;
   ~Upload();
 
+  std::string_view id() const { return std::string_view(id_chars, sizeof id_chars); }
+  UploadView view();
+
   // Immutable once published.
-  std::string id;
-  uint64_t length = 0;
-  std::string metadata;
+  char id_chars[32] = {};
   uint64_t created_unix_ms = 0;
-  int data_fd = -1;
-  int direct_fd = -1;  // O_DIRECT descriptor of the data file, -1 when writes are buffered
-  int record_fd = -1;
+  uint32_t metadata_bytes = 0;
+  uint16_t record_version = 0;
+  uint8_t protocol = 0;
 
   // Guarded by mu.
   std::mutex mu;
-  uint64_t committed_offset = 0;  // durable: data fdatasync'd and the record says so
-  uint64_t sequence = 0;          // of the newest durable commit slot
+  uint64_t committed_offset = 0;
+  uint64_t length = kUnknownLength;
+  uint64_t sequence = 0;  // of the newest durable commit slot
   uint64_t updated_unix_ms = 0;
+  uint64_t expires_unix_ms = 0;
+  uint32_t flags = 0;
   bool deleted = false;
   bool has_owner = false;
   UploadOwner owner;
   bool has_waiter = false;
   UploadOwner waiter;
 
-  // Owner-only: the commit slot being written, and the initial record during creation.
-  alignas(64) uint8_t slot_buf[512];
-  std::vector<uint8_t> initial_record;
+  // Guarded by FileCache: descriptors kept open while nobody owns the upload, and the cache's
+  // least-recently-used list. While an owner holds them they are the owner's, not here.
+  UploadFiles cached_files;
+  Upload* lru_prev = nullptr;
+  Upload* lru_next = nullptr;
+  uint64_t idle_since_ms = 0;
+  bool in_cache = false;
 
   std::atomic<int> refs{1};
 };
 
 void upload_ref(Upload* upload);
-void upload_unref(Upload* upload);  // the last reference closes the files and frees it
+void upload_unref(Upload* upload);  // the last reference frees it
+
+// A reference held for a scope (or a request): null or one reference.
+class UploadRef {
+ public:
+  UploadRef() = default;
+  explicit UploadRef(Upload* adopted) : upload_(adopted) {}
+  UploadRef(const UploadRef&) = delete;
+  UploadRef& operator=(const UploadRef&) = delete;
+  UploadRef(UploadRef&& other) noexcept : upload_(other.release()) {}
+  UploadRef& operator=(UploadRef&& other) noexcept {
+    reset(other.release());
+    return *this;
+  }
+  ~UploadRef() { reset(); }
+  void reset(Upload* adopted = nullptr) {
+    if (upload_ != nullptr) upload_unref(upload_);
+    upload_ = adopted;
+  }
+  Upload* release() {
+    Upload* u = upload_;
+    upload_ = nullptr;
+    return u;
+  }
+  Upload* get() const { return upload_; }
+  Upload* operator->() const { return upload_; }
+  Upload& operator*() const { return *upload_; }
+  explicit operator bool() const { return upload_ != nullptr; }
+
+ private:
+  Upload* upload_ = nullptr;
+};
 
 struct AcquireOutcome {
   enum class Result { kAcquired, kWait, kDeleted } result = Result::kAcquired;
@@ -106,19 +165,5 @@ struct ReleaseOutcome {
 ReleaseOutcome release_upload(Upload& upload, const UploadOwner& me);
 // For a request that goes away while waiting or owning: undoes whichever applies.
 ReleaseOutcome abandon_upload(Upload& upload, const UploadOwner& me);
-
-// The registry of live uploads, shared by all reactors. Lookups take a reference.
-class UploadRegistry {
- public:
-  ~UploadRegistry();
-  Upload* find(std::string_view id);  // nullptr if unknown; else the caller owns a reference
-  void insert(Upload* upload);        // the registry takes its own reference
-  void remove(Upload* upload);        // drops the registry's reference
-  size_t size();
-
- private:
-  std::mutex mu_;
-  std::unordered_map<std::string_view, Upload*> uploads_;
-};
 
 }  // namespace ringest

@@ -1,22 +1,23 @@
-// UploadWriter: body spans -> WRITE_FIXED at file offsets -> fdatasync -> record commit.
-// The protocol-neutral sink behind every append. One per connection, used by one request at a
-// time, on the connection's reactor thread; its upload must be owned (acquire_upload) while a
-// request writes.
+// UploadWriter: bytes at file offsets -> fdatasync -> record commit. The protocol-neutral end of
+// every append: body ingest strategies (engine/upload/ingest/) hand it bytes; AppendSession
+// begins and finishes it. One per connection, used by one request at a time, on the
+// connection's reactor thread; its upload must be owned (acquire_upload) while a request writes.
 //
-// Contract with the connection (a two-call backpressure contract):
-//  - write(slot, ptr, len) only while can_write(); the writer takes a pool reference on `slot`
-//    and drops it when that write has completed. Writes go to consecutive file offsets.
-//  - When a write or a commit completes, listener->on_writer_progress() is called; the
-//    connection then re-arms its receive if it had stopped.
+// Contract (a two-call backpressure contract):
+//  - write() only while can_write(); writes go to consecutive file offsets from next_offset().
+//    Bytes in a pool slot are written with WRITE_FIXED and the writer holds a reference on the
+//    slot until that write completes; other memory (slot -1) must stay valid until then.
+//  - When a write or a commit completes, listener->on_writer_progress() is called.
 //  - finish() says "no more bytes for this request": once every write has completed the writer
-//    commits what landed (if anything new) and calls listener->on_writer_finished().
+//    commits what landed (if anything new, or a newly declared length) and calls
+//    listener->on_writer_finished().
 //  - Checkpoints: after every `checkpoint_bytes` landed since the last commit, a commit runs
 //    while bytes keep flowing.
 //
 // Commit protocol (one linked SQE chain): fdatasync(data) -> write commit slot -> fdatasync
-// (record). Only when all three succeed does Upload::committed_offset move, so an offset the
-// server reports is always durable. The committed offset is the contiguous prefix of completed
-// writes: a failed write stops it, bytes past a failure are never acknowledged.
+// (record). Only when all three succeed does the upload's committed offset move, so an offset
+// the server reports is always durable. The committed offset is the contiguous prefix of
+// completed writes: a failed write stops it, bytes past a failure are never acknowledged.
 #pragma once
 
 #include <cstdint>
@@ -32,10 +33,6 @@ class UploadWriterListener {
  public:
   virtual void on_writer_progress() = 0;
   virtual void on_writer_finished(Status status) = 0;
-  virtual void on_record_created(Status status) = 0;
-  // Splice mode: the socket side of splice_from() moved `res` bytes into the pipe (they are
-  // now at next_offset() - res), 0 at end of stream, or -errno (-EAGAIN: nothing to read).
-  virtual void on_splice_received(int res) = 0;
 
  protected:
   ~UploadWriterListener() = default;
@@ -44,9 +41,12 @@ class UploadWriterListener {
 // O_DIRECT alignment of file offsets, lengths and buffer addresses.
 inline constexpr uint32_t kDirectBlock = 4096;
 
+// Which descriptor a write goes through: the page cache, or O_DIRECT (whole aligned blocks).
+enum class Placement : uint8_t { kBuffered, kDirect };
+
 class UploadWriter final : public CompletionHandler {
  public:
-  static constexpr int kMaxWrites = 17;  // buffers_per_connection (<= 16) + one pipelined slot
+  static constexpr int kMaxWrites = 17;  // buffers_per_connection (<= 16) + one for the last bytes
 
   UploadWriter() = default;
   UploadWriter(const UploadWriter&) = delete;
@@ -54,45 +54,41 @@ class UploadWriter final : public CompletionHandler {
 
   void init(IoRing* ring, BufferPool* pool, UploadWriterListener* listener,
             uint64_t checkpoint_bytes, int max_writes, std::atomic<uint64_t>* bytes_written,
-            std::atomic<uint64_t>* commits);
+            std::atomic<uint64_t>* direct_bytes, std::atomic<uint64_t>* commits);
 
-  // Starts a request appending at `offset` (== the upload's committed offset). In O_DIRECT
-  // mode (upload->direct_fd >= 0) writes are whole 4 KiB blocks, so the first one starts at
-  // `write_from` = the block boundary at or before `offset` (its head is the committed prefix of
-  // that block, re-written unchanged).
-  // `direct` false: this request writes through the page cache even if the upload has an
-  // O_DIRECT descriptor (mixing is coherent on Linux; both are covered by fdatasync).
-  void begin(Upload* upload, uint64_t offset, uint64_t write_from, bool direct);
-  bool direct() const { return direct_; }
+  // Starts a request appending at `offset` (== the upload's committed offset) through `files`.
+  // Bytes must stay below `limit` (the upload's length, or the largest size allowed while it is
+  // deferred). `declared_length` is kUnknownLength, or the length this request declares: it is
+  // written with the request's first commit (and finish() commits it even without bytes).
+  void begin(Upload* upload, const UploadFiles& files, uint64_t offset, uint64_t limit,
+             uint64_t declared_length);
   bool can_write() const { return !finishing_ && !failed_ && in_flight_ < max_writes_; }
-  // `logical_len` (<= len) is how many of the bytes are upload bytes: the O_DIRECT tail block is
-  // written padded to 4 KiB but only advances the upload by what the client sent.
-  void write(int slot, const char* data, uint32_t len, uint32_t logical_len);
-  void write(int slot, const char* data, uint32_t len) { write(slot, data, len, len); }
-  // Splice mode: up to `max_len` body bytes move socket -> pipe -> file at next_offset() as
-  // two hard-linked IORING_OP_SPLICE (both non-blocking; the pipe must be empty). One at a time:
-  // the file side of the next must not take this one's bytes from the pipe. The socket side
-  // reports through listener->on_splice_received(); the file side completes like a write.
-  void splice_from(int socket_fd, int pipe_read, int pipe_write, uint32_t max_len);
+  bool direct_available() const { return files_.direct_fd >= 0; }
+  // Writes [data, data + len) at next_offset(). kDirect needs a block-aligned offset, length
+  // and address. `slot` is the pool slot holding the bytes, or -1 (see the contract above).
+  void write(int slot, const char* data, uint32_t len, Placement placement);
+  // The request's last bytes (an O_DIRECT tail block): allowed once beyond the in-flight limit.
+  void write_last(int slot, const char* data, uint32_t len);
+  // Splice mode, file side: up to `max_len` bytes move from `pipe_read` to the file at
+  // next_offset(). The caller submits the socket -> pipe side hard-linked just before, in the
+  // same submission (reserve(2)), and reports its result with spliced_into_pipe(). One at a
+  // time: the next file side must not take this one's bytes from the pipe.
+  void splice_from_pipe(int pipe_read, uint32_t max_len);
+  void spliced_into_pipe(int res);
   bool splice_in_flight() const { return splice_op_ != nullptr; }
-  // A file-side splice failed with bytes still in the pipe: the caller must not reuse it.
+  // A file-side splice failed with bytes still in the pipe: the caller must not reuse the pipe.
   bool pipe_dirty() const { return pipe_dirty_; }
   void clear_pipe_dirty() { pipe_dirty_ = false; }
 
-  // O_DIRECT: the partial last block, written padded by finish() once the other writes landed.
-  void set_tail(int slot, const char* block, uint32_t logical_len);
   void finish();
-  bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0 || create_in_flight_ > 0; }
+  bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0; }
   bool active() const { return upload_ != nullptr; }
   // A write failed: no more bytes are taken; finish() commits what landed before it.
   bool failed() const { return failed_; }
   void end();  // after on_writer_finished: forget the upload
 
-  // Writes the new upload's whole record (upload->initial_record) and makes it and its
-  // directory entry durable; then listener->on_record_created().
-  void create_record(Upload* upload, int uploads_dir_fd);
-
   uint64_t next_offset() const { return next_offset_; }
+  uint64_t limit() const { return limit_; }
   uint64_t committed_offset() const { return committed_; }
   Status first_error() const { return error_; }
 
@@ -105,17 +101,20 @@ class UploadWriter final : public CompletionHandler {
     const char* data = nullptr;
     uint32_t len = 0;
     uint64_t offset = 0;
-    uint32_t logical_len = 0;
+    Placement placement = Placement::kBuffered;
     bool done = false;
     bool splice = false;  // file side of a splice: `data` unused, bytes come from the pipe
   };
 
+  WriteOp& push(int slot, const char* data, uint32_t len, Placement placement);
   uint64_t landed_prefix() const;
   void submit_write(WriteOp& op);
-  void submit_pipe_to_file(WriteOp& op);
-  void on_splice_in(int res);
+  void on_write_done(WriteOp* op, int res);
+  void on_splice_done(WriteOp* op, int res);
+  bool resubmit_short(WriteOp* op, int res);
   void complete_op(WriteOp* op, int res);
   void submit_commit(uint64_t offset);
+  void on_commit_result(int index, int res);
   void on_commit_done(bool ok);
   void progress();
 
@@ -125,14 +124,14 @@ class UploadWriter final : public CompletionHandler {
   uint64_t checkpoint_bytes_ = 0;
   int max_writes_ = 0;
   std::atomic<uint64_t>* bytes_written_ = nullptr;
+  std::atomic<uint64_t>* direct_bytes_ = nullptr;
   std::atomic<uint64_t>* commits_ = nullptr;
 
   Upload* upload_ = nullptr;
-  bool direct_ = false;
-  int write_fd_ = -1;
-  int tail_slot_ = -1;  // holds a pool reference while set
-  const char* tail_block_ = nullptr;
-  uint32_t tail_len_ = 0;
+  UploadFiles files_;
+  uint64_t limit_ = 0;
+  uint64_t declared_length_ = kUnknownLength;
+  bool length_committed_ = true;
   WriteOp ops_[kMaxWrites];
   int head_ = 0;  // oldest op in submission order
   int in_flight_ = 0;
@@ -144,23 +143,21 @@ class UploadWriter final : public CompletionHandler {
   bool finished_reported_ = false;
   Status error_;
 
-  // The splice in flight (at most one): its socket side, and where the pipe is.
+  // The splice in flight (at most one), and where its bytes wait.
   WriteOp* splice_op_ = nullptr;
   bool splice_receiving_ = false;
   int pipe_read_ = -1;
   bool pipe_dirty_ = false;
-  Completion splice_in_{this, 4};
 
   Completion commit_ops_[3];
   int commit_in_flight_ = 0;
   bool commit_ok_ = true;
   uint64_t commit_offset_ = 0;
+  uint64_t commit_length_ = 0;
+  uint64_t commit_sequence_ = 0;
+  uint32_t commit_flags_ = 0;
   bool commit_failed_ = false;
-
-  Completion create_ops_[3];
-  int create_in_flight_ = 0;
-  bool create_ok_ = true;
-  int create_error_ = 0;
+  alignas(64) uint8_t slot_buf_[512];  // the commit slot being written
 };
 
 }  // namespace ringest

@@ -19,7 +19,6 @@ constexpr std::string_view kExposeHeaders =
     "Tus-Version, Tus-Extension, Tus-Max-Size";
 constexpr std::string_view kMaxAgeSeconds = "86400";
 constexpr std::string_view kChallenge = "Bearer realm=\"ringest\"";
-constexpr std::string_view kFilesPrefix = "/files/";
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -68,6 +67,7 @@ bool AccessPolicy::load(const Config& config, std::string* error) {
     key_ = std::make_unique<access::HmacSha256Key>(key);
     OPENSSL_cleanse(key.data(), key.size());
   }
+  max_signature_lifetime_s_ = config.signed_url_max_lifetime_s;
   for (const std::string& origin : config.cors_origins) {
     if (origin == "*") {
       any_origin_ = true;
@@ -131,6 +131,11 @@ Verdict AccessPolicy::check(const RequestFacts& facts, uint64_t now_unix_s,
                                                         facts.query, now_unix_s, facts.upload_url);
     switch (sc.status) {
       case access::SignatureStatus::kValid:
+        // A signature may not outlive the bound the operator set (an expiry far in the future,
+        // up to 2^64 - 1, would otherwise make a URL that never expires).
+        if (sc.expires > now_unix_s + max_signature_lifetime_s_) {
+          return Verdict::kSignatureTooLong;
+        }
         out->by_signature = true;
         out->expires = sc.expires;
         return Verdict::kAllow;
@@ -165,25 +170,26 @@ std::string_view AccessPolicy::challenge() const {
   return tokens_enabled() ? kChallenge : std::string_view();
 }
 
-std::string_view AccessPolicy::upload_location(std::string_view id, const RequestAccess* state,
-                                               char (&out)[kMaxLocationBytes]) const {
-  std::string_view path = format_upload_location(nullptr, id, nullptr, out);
+std::string_view AccessPolicy::sign_location(std::string_view path, const RequestAccess* state,
+                                             char* out, size_t capacity) const {
   size_t n = path.size();
   if (n == 0 || state == nullptr || !state->by_signature || key_ == nullptr) return path;
+  if (n + 1 >= capacity) return {};
   out[n++] = '?';
   n += access::format_signed_query(*key_, access::kAnyUploadMethod, path, state->expires, out + n,
-                                   sizeof out - n);
+                                   capacity - n);
   return std::string_view(out, n);
 }
 
-std::string_view format_upload_location(const AccessPolicy* policy, std::string_view id,
-                                        const RequestAccess* state,
-                                        char (&out)[kMaxLocationBytes]) {
-  if (policy != nullptr) return policy->upload_location(id, state, out);
-  if (kFilesPrefix.size() + id.size() >= sizeof out) return {};  // ids are 32 characters
-  std::memcpy(out, kFilesPrefix.data(), kFilesPrefix.size());
-  std::memcpy(out + kFilesPrefix.size(), id.data(), id.size());
-  return std::string_view(out, kFilesPrefix.size() + id.size());
+std::string_view format_upload_location(const AccessPolicy* policy, std::string_view prefix,
+                                        std::string_view id, const RequestAccess* state,
+                                        char* out, size_t capacity) {
+  if (prefix.size() + id.size() >= capacity) return {};
+  std::memcpy(out, prefix.data(), prefix.size());
+  std::memcpy(out + prefix.size(), id.data(), id.size());
+  std::string_view path(out, prefix.size() + id.size());
+  if (policy == nullptr) return path;
+  return policy->sign_location(path, state, out, capacity);
 }
 
 }  // namespace ringest::http

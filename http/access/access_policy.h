@@ -35,8 +35,8 @@ namespace ringest::http {
 // An Origin longer than this is never echoed (DNS names end at 253 bytes; scheme and port add
 // at most 14), so it is treated as not allowed.
 inline constexpr size_t kMaxOriginBytes = 272;
-// "/files/" + id + "?" + signed query + NUL.
-inline constexpr size_t kMaxLocationBytes = 7 + 32 + 1 + access::kMaxSignedQueryChars + 1;
+// A route prefix (up to 64 bytes) + id + "?" + signed query + NUL.
+inline constexpr size_t kMaxLocationBytes = 64 + 32 + 1 + access::kMaxSignedQueryChars + 1;
 // Upper bound of what add_response_headers() adds to a response head (checked by a unit test);
 // the connection's response buffer keeps 4 KiB beyond max_head_bytes for headers like these.
 inline constexpr size_t kMaxCorsHeaderBytes = 1024;
@@ -75,6 +75,7 @@ enum class Verdict : uint8_t {
   kTokenRefused,      // 403
   kSignatureWrong,    // 403
   kSignatureExpired,  // 403
+  kSignatureTooLong,  // 403: it expires later than --signed-url-max-lifetime allows
 };
 
 class AccessPolicy {
@@ -103,21 +104,25 @@ class AccessPolicy {
   void add_response_headers(ResponseBuilder& rb, const RequestAccess& state) const;
   // The value of a 401's WWW-Authenticate header; empty when tokens are not configured.
   std::string_view challenge() const;
-  // "/files/<id>", plus "?expires=E&signature=S" valid for HEAD, GET, PATCH and DELETE when a
-  // signature authorized the creation (`state` may be null: no signature).
-  std::string_view upload_location(std::string_view id, const RequestAccess* state,
-                                   char (&out)[kMaxLocationBytes]) const;
+  // An upload's `path`, already at the start of `out`, plus "?expires=E&signature=S" valid for
+  // HEAD, GET, PATCH and DELETE when a signature authorized the creation (`state` may be null:
+  // no signature).
+  std::string_view sign_location(std::string_view path, const RequestAccess* state, char* out,
+                                 size_t capacity) const;
 
  private:
   std::string token_file_;
   access::TokenRegistry tokens_;
   std::unique_ptr<access::HmacSha256Key> key_;
+  uint64_t max_signature_lifetime_s_ = 0;
   std::vector<std::string> origins_;
   bool any_origin_ = false;
 };
 
-// upload_location() for a server that may have no policy.
-std::string_view format_upload_location(const AccessPolicy* policy, std::string_view id,
-                                        const RequestAccess* state, char (&out)[kMaxLocationBytes]);
+// An upload's Location, `prefix` + `id` (signed as sign_location() says), for a server that may
+// have no policy.
+std::string_view format_upload_location(const AccessPolicy* policy, std::string_view prefix,
+                                        std::string_view id, const RequestAccess* state,
+                                        char* out, size_t capacity);
 
 }  // namespace ringest::http

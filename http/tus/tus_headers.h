@@ -9,7 +9,8 @@
 namespace ringest::tus {
 
 inline constexpr std::string_view kVersion = "1.0.0";
-inline constexpr std::string_view kExtensions = "creation,creation-with-upload,termination";
+inline constexpr std::string_view kExtensions =
+    "creation,creation-with-upload,creation-defer-length,termination";
 inline constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
 
 // Upload-Offset / Upload-Length: 1 to 19 ASCII digits, at most 2^63 - 1. No sign, no spaces,

@@ -6,63 +6,33 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tus from 'tus-js-client';
+import { startServer, stopServer } from './ringestd.mjs';
 
 const TOKEN = 'e2e-token.' + randomBytes(8).toString('hex');
 const KEY = randomBytes(32).toString('hex');
 const SIZE = 3 * 1024 * 1024 + 777;
 const CHUNK = 1024 * 1024;
-const STARTUP_TIMEOUT_MS = 10_000;
 
 let child = null;
 let baseUrl = null;
 let tmpDir = null;
 
-function serverBinary() {
-  const bin = process.env.RINGESTD;
-  if (!bin) throw new Error('RINGESTD is not set: point it at the ringestd binary');
-  return path.resolve(bin);
-}
-
 // Starts ringestd with tokens and a signing key on an ephemeral loopback port.
-async function startServer() {
+async function start() {
   tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ringest-e2e-access-'));
   await fsp.writeFile(path.join(tmpDir, 'tokens'), `# e2e\n${TOKEN}\n`);
   await fsp.writeFile(path.join(tmpDir, 'key'), `${KEY}\n`);
-  child = spawn(
-    serverBinary(),
-    ['--listen', '127.0.0.1:0', '--data-dir', path.join(tmpDir, 'data'),
-     '--auth-token-file', path.join(tmpDir, 'tokens'),
-     '--signing-key-file', path.join(tmpDir, 'key')],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const server = await startServer(
+    path.join(tmpDir, 'data'),
+    ['--auth-token-file', path.join(tmpDir, 'tokens'), '--signing-key-file', path.join(tmpDir, 'key')],
+    (spawned) => { child = spawned; },
   );
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-8192); });
-  child.stdout.setEncoding('utf8');
-  baseUrl = await new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`no "listening on" line\n${stderr}`)),
-                             STARTUP_TIMEOUT_MS);
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ringestd exited (${code})\n${stderr}`));
-    });
-  });
+  baseUrl = server.baseUrl;
 }
 
 function sign(method, urlPath, expires) {
@@ -89,15 +59,11 @@ async function getSha(url, headers = {}) {
   return createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex');
 }
 
-before(startServer);
+before(start);
 
 after(async () => {
   try {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, 'exit');
-      process.kill(child.pid, 'SIGTERM');
-      await exited;
-    }
+    await stopServer(child);
   } finally {
     if (tmpDir) await fsp.rm(tmpDir, { recursive: true, force: true });
   }

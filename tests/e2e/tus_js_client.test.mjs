@@ -2,20 +2,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tus from 'tus-js-client';
+import { MiB, startServer, stopServer, writeRandomFile, sha256OfFile } from './ringestd.mjs';
 
-const MiB = 1024 * 1024;
 const FILE_SIZE = 48 * MiB + 12345; // deliberately not a multiple of the chunk size
 const CHUNK_SIZE = 4 * MiB; // -> 13 PATCH requests for a full upload
 const ABORT_AT = 0.5; // abort once onProgress reports >= 50 %
-const STARTUP_TIMEOUT_MS = 10_000;
 const TEST_TIMEOUT_MS = 120_000;
 const TUS_HEADERS = { 'Tus-Resumable': '1.0.0' };
 
@@ -23,113 +19,6 @@ let server = null; // { child, baseUrl, stderr: () => string }
 let serverChild = null; // set right after spawn, so after() can stop it even if startup failed
 let tmpDir = null;
 let dataDir = null;
-
-function serverBinary() {
-  const bin = process.env.RINGESTD;
-  if (!bin) {
-    throw new Error('RINGESTD is not set: point it at the ringestd binary, e.g. RINGESTD=../../build/bin/ringestd node --test');
-  }
-  const abs = path.resolve(bin);
-  try {
-    fs.accessSync(abs, fs.constants.X_OK);
-  } catch (err) {
-    throw new Error(`RINGESTD=${bin} (resolved to ${abs}) is missing or not executable: ${err.message}`);
-  }
-  if (!fs.statSync(abs).isFile()) {
-    throw new Error(`RINGESTD=${bin} (resolved to ${abs}) is not a regular file`);
-  }
-  return abs;
-}
-
-// Spawns ringestd on an ephemeral loopback port and resolves with the URL
-// from the first stdout line ("listening on http://127.0.0.1:PORT").
-async function startServer(bin, dir) {
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  serverChild = child;
-  let stderrText = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    stderrText = (stderrText + d).slice(-8192); // keep only the tail for diagnostics
-  });
-  const stderr = () => stderrText;
-
-  const baseUrl = await new Promise((resolve, reject) => {
-    let buf = '';
-    let done = false;
-    const finish = (err, url) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      child.off('error', onError);
-      if (err) reject(err);
-      else resolve(url);
-    };
-    const onData = (d) => {
-      if (done) return; // keep draining stdout so the pipe never fills
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const line = buf.slice(0, nl).replace(/\r$/, '');
-      const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
-      if (!m || Number(m[2]) === 0) {
-        finish(new Error(`unexpected first stdout line from ringestd: ${JSON.stringify(line)}`));
-      } else {
-        finish(null, m[1]);
-      }
-    };
-    const onExit = (code, signal) =>
-      finish(new Error(`ringestd exited before printing its URL (code=${code}, signal=${signal})\nstderr:\n${stderr()}`));
-    const onError = (err) => finish(new Error(`failed to spawn ringestd (${bin}): ${err.message}`));
-    const timer = setTimeout(
-      () => finish(new Error(`ringestd printed no "listening on" line within ${STARTUP_TIMEOUT_MS} ms\nstderr:\n${stderr()}`)),
-      STARTUP_TIMEOUT_MS,
-    );
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', onData);
-    child.once('exit', onExit);
-    child.once('error', onError);
-  });
-  return { child, baseUrl, stderr };
-}
-
-// Stops exactly the process we spawned (by its PID), SIGKILL if SIGTERM is ignored.
-async function stopServer(child) {
-  if (child.pid === undefined) return; // spawn failed, nothing to stop
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// Writes `size` random bytes to `file` in 1 MiB pieces and returns their SHA-256 (hex).
-async function writeRandomFile(file, size) {
-  const hash = createHash('sha256');
-  const fh = await fsp.open(file, 'w');
-  try {
-    for (let written = 0; written < size; ) {
-      const piece = randomBytes(Math.min(MiB, size - written));
-      hash.update(piece);
-      await fh.write(piece, 0, piece.length);
-      written += piece.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest('hex');
-}
-
-async function sha256OfFile(file) {
-  const hash = createHash('sha256');
-  for await (const piece of fs.createReadStream(file)) hash.update(piece);
-  return hash.digest('hex');
-}
 
 async function head(url) {
   const res = await fetch(url, { method: 'HEAD', headers: TUS_HEADERS });
@@ -155,11 +44,10 @@ async function settledOffset(url) {
 }
 
 before(async () => {
-  const bin = serverBinary();
   tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ringest-e2e-'));
   dataDir = path.join(tmpDir, 'data');
   await fsp.mkdir(dataDir);
-  server = await startServer(bin, dataDir);
+  server = await startServer(dataDir, [], (child) => { serverChild = child; });
 });
 
 after(async () => {

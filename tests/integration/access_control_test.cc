@@ -333,6 +333,37 @@ TEST(AccessControlCli, UnusableFilesAndFlagsStopTheServerAtStart) {
 // ---------------------------------------------------------------------------------------------
 // Signed URLs
 
+// Regression: with two Authorization fields the first won, so a good token followed by a bad
+// one (or a bad one a proxy appended after the client's) was accepted.
+TEST_F(AccessControl, TwoAuthorizationFieldsAre400WhateverTheirOrder) {
+  start(token_args());
+  const std::string good = bearer(kToken);
+  const std::string bad = bearer("wrong");
+  EXPECT_EQ(status(with(create_request(10), good + bad)), 400);
+  EXPECT_EQ(status(with(create_request(10), bad + good)), 400);
+  EXPECT_EQ(status(with(create_request(10), good + good)), 400);
+  EXPECT_EQ(metric_value("ringest_uploads"), 0u) << "an ambiguous request created something";
+  EXPECT_EQ(status(with(create_request(10), good)), 201);
+}
+
+// Regression: a signed URL could carry expires=18446744073709551615 and never expire.
+TEST_F(AccessControl, SignedUrlsCannotLiveLongerThanTheConfiguredBound) {
+  std::vector<std::string> args = key_args();
+  args.insert(args.end(), {"--signed-url-max-lifetime", "1h"});
+  start(args);
+  EXPECT_EQ(status(create_request(10, signed_target("POST", "/files/", now_s() + 3500))), 201);
+  EXPECT_EQ(status(create_request(10, signed_target("POST", "/files/", now_s() + 7300))), 403);
+  EXPECT_EQ(status(create_request(10, signed_target("POST", "/files/", UINT64_MAX))), 403);
+  auto r = send(create_request(10, signed_target("POST", "/files/", UINT64_MAX)));
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("too far ahead"), std::string::npos) << r->body;
+  // The default bound is a week.
+  server_->stop();
+  start(key_args());
+  EXPECT_EQ(status(create_request(10, signed_target("POST", "/files/", now_s() + 6 * 86400))), 201);
+  EXPECT_EQ(status(create_request(10, signed_target("POST", "/files/", now_s() + 8 * 86400))), 403);
+}
+
 TEST_F(AccessControl, SignedCreationUrlCarriesTheUploadThrough) {
   start(key_args());
   uint64_t expires = now_s() + 300;

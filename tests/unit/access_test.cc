@@ -602,7 +602,9 @@ TEST_F(Policy, SignaturesOnlyAndTheSignedLocation) {
   // The Location of an upload created by that request: signed with "*", same expiry.
   ASSERT_EQ(check(facts("POST", "/files/", q)), Verdict::kAllow);
   char out[kMaxLocationBytes];
-  std::string location(policy_.upload_location("0123456789abcdef0123456789abcdef", &state_, out));
+  std::string location(format_upload_location(&policy_, "/files/",
+                                              "0123456789abcdef0123456789abcdef", &state_, out,
+                                              sizeof out));
   EXPECT_EQ(location, kPath + "?" + access::signed_query(key, "*", kPath, kNow + 10));
   std::string lq = location.substr(location.find('?') + 1);
   for (std::string_view m : {"HEAD", "GET", "PATCH", "DELETE"}) {
@@ -613,8 +615,10 @@ TEST_F(Policy, SignaturesOnlyAndTheSignedLocation) {
   EXPECT_EQ(check(facts("POST", "/files/", lq)), Verdict::kSignatureWrong);
   // Not by signature: a plain Location.
   RequestAccess plain;
-  EXPECT_EQ(policy_.upload_location("abc", &plain, out), "/files/abc");
-  EXPECT_EQ(format_upload_location(nullptr, "abc", &state_, out), "/files/abc");
+  EXPECT_EQ(format_upload_location(&policy_, "/files/", "abc", &plain, out, sizeof out),
+            "/files/abc");
+  EXPECT_EQ(format_upload_location(nullptr, "/files/", "abc", &state_, out, sizeof out),
+            "/files/abc");
 }
 
 TEST_F(Policy, EitherATokenOrASignatureAuthorizes) {

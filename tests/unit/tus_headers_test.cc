@@ -177,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(TusConstantsTest, Values) {
   EXPECT_EQ(kVersion, "1.0.0");
   EXPECT_EQ(kOffsetContentType, "application/offset+octet-stream");
-  EXPECT_EQ(kExtensions, "creation,creation-with-upload,termination");
+  EXPECT_EQ(kExtensions, "creation,creation-with-upload,creation-defer-length,termination");
 }
 
 }  // namespace

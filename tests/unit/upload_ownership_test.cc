@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "engine/io/completion.h"
+#include "engine/upload/file_cache.h"
+#include "engine/upload/registry.h"
 #include "engine/upload/upload.h"
 
 namespace ringest {
@@ -223,11 +226,17 @@ TEST(UploadMessageTest, EncodeDecode) {
 // ---------------------------------------------------------------------------------------------
 // Registry and reference counts
 
-Upload* new_upload(const std::string& id) {
+// A 32-character id from a short name ("a" -> "aaaa...a").
+std::string id_of(const std::string& name) {
+  std::string id;
+  while (id.size() < 32) id += name;
+  return id.substr(0, 32);
+}
+
+Upload* new_upload(const std::string& name) {
   auto* u = new Upload;
-  u->id = id;
-  u->data_fd = -1;
-  u->record_fd = -1;
+  std::string id = id_of(name);
+  std::memcpy(u->id_chars, id.data(), 32);
   return u;
 }
 
@@ -236,9 +245,9 @@ bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
 TEST(UploadRegistryTest, InsertFindRemoveWithRefcounts) {
   UploadRegistry registry;
   EXPECT_EQ(registry.size(), 0u);
-  EXPECT_EQ(registry.find("a"), nullptr);
+  EXPECT_EQ(registry.find(id_of("a")), nullptr);
 
-  Upload* a = new_upload("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  Upload* a = new_upload("a");
   EXPECT_EQ(a->refs.load(), 1);
   registry.insert(a);
   EXPECT_EQ(a->refs.load(), 2) << "the registry takes its own reference";
@@ -273,16 +282,16 @@ TEST(UploadRegistryTest, SeveralUploads) {
   registry.insert(a);
   registry.insert(b);
   EXPECT_EQ(registry.size(), 2u);
-  Upload* fb = registry.find("b");
-  Upload* fa = registry.find("a");
+  Upload* fb = registry.find(id_of("b"));
+  Upload* fa = registry.find(id_of("a"));
   EXPECT_EQ(fa, a);
   EXPECT_EQ(fb, b);
   upload_unref(fa);
   upload_unref(fb);
   registry.remove(a);
   EXPECT_EQ(registry.size(), 1u);
-  EXPECT_EQ(registry.find("a"), nullptr);
-  Upload* again = registry.find("b");
+  EXPECT_EQ(registry.find(id_of("a")), nullptr);
+  Upload* again = registry.find(id_of("b"));
   EXPECT_EQ(again, b);
   upload_unref(again);
   registry.remove(b);
@@ -299,7 +308,7 @@ TEST(UploadRegistryTest, RemoveOfAnotherObjectWithTheSameIdIsIgnored) {
   EXPECT_EQ(registry.size(), 1u);
   EXPECT_EQ(live->refs.load(), 2);
   EXPECT_EQ(stale->refs.load(), 1);
-  Upload* found = registry.find("same");
+  Upload* found = registry.find(id_of("same"));
   EXPECT_EQ(found, live);
   upload_unref(found);
   registry.remove(live);
@@ -318,47 +327,92 @@ TEST(UploadRegistryTest, DestructorDropsTheRegistryReferences) {
   upload_unref(a);
 }
 
-TEST(UploadRefTest, LastUnrefClosesTheFilesAndFrees) {
-  int data_pipe[2];
-  int record_pipe[2];
-  ASSERT_EQ(::pipe(data_pipe), 0);
-  ASSERT_EQ(::pipe(record_pipe), 0);
-  ::close(data_pipe[1]);
-  ::close(record_pipe[1]);
-
-  Upload* u = new_upload("u");
-  u->data_fd = data_pipe[0];
-  u->record_fd = record_pipe[0];
-  upload_ref(u);
-  upload_ref(u);
-  EXPECT_EQ(u->refs.load(), 3);
-  upload_unref(u);
-  upload_unref(u);
-  EXPECT_EQ(u->refs.load(), 1);
-  EXPECT_TRUE(fd_is_open(data_pipe[0])) << "closed while still referenced";
-  EXPECT_TRUE(fd_is_open(record_pipe[0]));
-  upload_unref(u);
-  EXPECT_FALSE(fd_is_open(data_pipe[0])) << "the last reference must close the data file";
-  EXPECT_FALSE(fd_is_open(record_pipe[0])) << "the last reference must close the record file";
-}
-
 TEST(UploadRefTest, RegistryHoldsTheUploadAlive) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  ::close(fds[1]);
   Upload* u = new_upload("held");
-  u->data_fd = fds[0];
   UploadRegistry registry;
   registry.insert(u);
   upload_unref(u);  // the creator lets go; the registry still holds it
-  EXPECT_TRUE(fd_is_open(fds[0]));
-  Upload* found = registry.find("held");
+  Upload* found = registry.find(id_of("held"));
   ASSERT_EQ(found, u);
   EXPECT_EQ(found->refs.load(), 2);
   registry.remove(found);
-  EXPECT_TRUE(fd_is_open(fds[0])) << "the finder still holds a reference";
-  upload_unref(found);
-  EXPECT_FALSE(fd_is_open(fds[0]));
+  EXPECT_EQ(found->refs.load(), 1) << "the finder still holds a reference";
+  upload_unref(found);  // frees (LeakSanitizer checks the sanitizer build)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File cache: bounded, least recently used first, never closes what an owner holds
+
+UploadFiles pipe_files() {
+  int a[2], b[2];
+  EXPECT_EQ(::pipe(a), 0);
+  EXPECT_EQ(::pipe(b), 0);
+  ::close(a[1]);
+  ::close(b[1]);
+  return UploadFiles{a[0], -1, b[0]};
+}
+
+TEST(FileCacheTest, TakeGivesBackWhatWasPutAndTheCacheHoldsAReferenceMeanwhile) {
+  FileCache cache(4, 60000);
+  Upload* u = new_upload("u");
+  UploadFiles files = pipe_files();
+  UploadFiles evicted[FileCache::kMaxEvictions];
+  EXPECT_EQ(cache.put(*u, files, 1000, evicted), 0);
+  EXPECT_EQ(u->refs.load(), 2) << "a cached upload cannot be freed under its descriptors";
+  EXPECT_EQ(cache.idle_count(), 1u);
+  UploadFiles taken;
+  ASSERT_TRUE(cache.take(*u, &taken));
+  EXPECT_EQ(taken.data_fd, files.data_fd);
+  EXPECT_EQ(taken.record_fd, files.record_fd);
+  EXPECT_EQ(u->refs.load(), 1);
+  EXPECT_EQ(cache.idle_count(), 0u);
+  EXPECT_FALSE(cache.take(*u, &taken)) << "an owner holds them now: nothing cached";
+  close_upload_files(taken);
+  upload_unref(u);
+}
+
+TEST(FileCacheTest, PastTheBoundTheLeastRecentlyUsedAreEvicted) {
+  FileCache cache(2, 60000);
+  Upload* u[3] = {new_upload("a"), new_upload("b"), new_upload("c")};
+  UploadFiles files[3] = {pipe_files(), pipe_files(), pipe_files()};
+  UploadFiles evicted[FileCache::kMaxEvictions];
+  EXPECT_EQ(cache.put(*u[0], files[0], 1, evicted), 0);
+  EXPECT_EQ(cache.put(*u[1], files[1], 2, evicted), 0);
+  UploadFiles taken;
+  ASSERT_TRUE(cache.take(*u[0], &taken));  // used again: now the most recent
+  EXPECT_EQ(cache.put(*u[0], taken, 3, evicted), 0);
+  ASSERT_EQ(cache.put(*u[2], files[2], 4, evicted), 1);
+  EXPECT_EQ(evicted[0].data_fd, files[1].data_fd) << "b was the least recently used";
+  EXPECT_EQ(u[1]->refs.load(), 1);
+  EXPECT_TRUE(fd_is_open(evicted[0].data_fd)) << "the caller closes what was evicted";
+  close_upload_files(evicted[0]);
+  EXPECT_FALSE(cache.take(*u[1], &taken));
+  EXPECT_EQ(cache.idle_count(), 2u);
+  for (Upload* x : u) upload_ref(x);
+  {
+    FileCache gone(0, 0);  // (a cache that keeps nothing evicts at once)
+    EXPECT_EQ(gone.put(*u[1], pipe_files(), 5, evicted), 1);
+    close_upload_files(evicted[0]);
+  }
+  for (Upload* x : u) upload_unref(x);
+  for (Upload* x : u) upload_unref(x);  // the cache's destructor closes and drops the rest
+}
+
+TEST(FileCacheTest, IdleLongerThanTheLimitIsEvictedByTheNextPut) {
+  FileCache cache(100, 1000);
+  Upload* old_one = new_upload("o");
+  Upload* new_one = new_upload("n");
+  UploadFiles evicted[FileCache::kMaxEvictions];
+  UploadFiles old_files = pipe_files();
+  EXPECT_EQ(cache.put(*old_one, old_files, 10, evicted), 0);
+  ASSERT_EQ(cache.put(*new_one, pipe_files(), 1010, evicted), 1);
+  EXPECT_EQ(evicted[0].data_fd, old_files.data_fd);
+  close_upload_files(evicted[0]);
+  UploadFiles dropped;
+  ASSERT_TRUE(cache.drop(*new_one, &dropped));
+  close_upload_files(dropped);
+  upload_unref(old_one);
+  upload_unref(new_one);
 }
 
 }  // namespace

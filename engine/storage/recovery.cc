@@ -1,0 +1,270 @@
+#include "engine/storage/recovery.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <unordered_set>
+
+#include "engine/base/log.h"
+#include "engine/io/fault_plan.h"
+#include "engine/storage/upload_id.h"
+
+namespace ringest::storage {
+namespace {
+
+enum class Verdict { kOk, kQuarantine, kFatal, kGone };
+
+bool out_of_resources(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
+}
+
+std::string name_of(std::string_view id, const char* suffix) {
+  std::string name(id);
+  name += suffix;
+  return name;
+}
+
+// Lists the ids of `<id>.rec` and `<id>.bin` files in a directory.
+bool scan(int dir_fd, std::vector<std::string>* records, std::vector<std::string>* datas,
+          std::string* error) {
+  int scan_fd = dup(dir_fd);
+  DIR* dir = scan_fd >= 0 ? fdopendir(scan_fd) : nullptr;
+  if (dir == nullptr) {
+    *error = std::string("cannot list a data directory: ") + std::strerror(errno);
+    if (scan_fd >= 0) ::close(scan_fd);
+    return false;
+  }
+  rewinddir(dir);
+  errno = 0;
+  while (dirent* entry = readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name.size() != kUploadIdChars + 4) continue;
+    std::string_view id = name.substr(0, kUploadIdChars);
+    std::string_view suffix = name.substr(kUploadIdChars);
+    if (!is_valid_upload_id(id)) continue;
+    if (suffix == ".rec") records->emplace_back(id);
+    if (suffix == ".bin" && datas != nullptr) datas->emplace_back(id);
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) {
+    *error = std::string("cannot list a data directory: ") + std::strerror(err);
+    return false;
+  }
+  return true;
+}
+
+// openat(), through the fault seam: "open" rules of a test's --fault-plan apply to recovery's
+// opens of existing uploads too (the only way to make one fail for lack of descriptors when
+// recovery holds at most one at a time).
+int open_existing(int dir_fd, const char* name) {
+  uint32_t delay_ms = 0;
+  if (g_fault_plan != nullptr) {
+    if (int err = g_fault_plan->at_submit(FaultOp::kOpen, &delay_ms)) {
+      errno = -err;
+      return -1;
+    }
+  }
+  return openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Reads a whole record file into `buf`.
+Verdict read_record(int dir_fd, std::string_view id, std::vector<uint8_t>* buf,
+                    std::string* reason) {
+  std::string name = name_of(id, ".rec");
+  int fd = open_existing(dir_fd, name.c_str());
+  if (fd < 0) {
+    int err = errno;
+    *reason = std::string("record cannot be opened: ") + std::strerror(err);
+    if (err == ENOENT) return Verdict::kGone;
+    if (err == ELOOP) *reason = "record is a symbolic link";
+    return out_of_resources(err) ? Verdict::kFatal : Verdict::kQuarantine;
+  }
+  struct stat st {};
+  Verdict verdict = Verdict::kOk;
+  if (fstat(fd, &st) < 0) {
+    *reason = std::string("record cannot be examined: ") + std::strerror(errno);
+    verdict = out_of_resources(errno) ? Verdict::kFatal : Verdict::kQuarantine;
+  } else if (!S_ISREG(st.st_mode)) {
+    *reason = "record is not a regular file";
+    verdict = Verdict::kQuarantine;
+  } else if (static_cast<uint64_t>(st.st_size) > kHeaderOffset + kHeaderFixedBytes +
+                                                     kMaxMetadataBytes) {
+    *reason = "record is larger than any valid record";
+    verdict = Verdict::kQuarantine;
+  } else {
+    buf->resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < buf->size() && verdict == Verdict::kOk) {
+      ssize_t n = pread(fd, buf->data() + got, buf->size() - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        *reason = std::string("record unreadable: ") + (n < 0 ? std::strerror(errno) : "short");
+        verdict = n < 0 && out_of_resources(errno) ? Verdict::kFatal : Verdict::kQuarantine;
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  return verdict;
+}
+
+// Checks one upload in `dir_fd`; fills `out` when it is sound.
+Verdict check_upload(int dir_fd, std::string_view id, std::vector<uint8_t>* buf,
+                     RecoveredUpload* out, std::string* reason, bool* fell_back) {
+  Verdict verdict = read_record(dir_fd, id, buf, reason);
+  if (verdict != Verdict::kOk) return verdict;
+  DecodedRecord decoded = decode_record(buf->data(), buf->size(), id);
+  if (decoded.error != RecordError::kOk) {
+    *reason = record_error_name(decoded.error);
+    return Verdict::kQuarantine;
+  }
+  *fell_back = decoded.newest_slot_corrupt;
+  std::string data = name_of(id, ".bin");
+  struct stat st {};
+  if (fstatat(dir_fd, data.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    int err = errno;
+    *reason = err == ENOENT ? "data file missing"
+                            : std::string("data file cannot be examined: ") + std::strerror(err);
+    return out_of_resources(err) ? Verdict::kFatal : Verdict::kQuarantine;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *reason = "data file is not a regular file";
+    return Verdict::kQuarantine;
+  }
+  if (static_cast<uint64_t>(st.st_size) < decoded.state.committed_offset) {
+    *reason = "data file is " + std::to_string(st.st_size) +
+              " bytes, shorter than the committed offset " +
+              std::to_string(decoded.state.committed_offset);
+    return Verdict::kQuarantine;
+  }
+  std::memcpy(out->id, id.data(), kIdChars);
+  out->created_unix_ms = decoded.header.created_unix_ms;
+  out->metadata_bytes = static_cast<uint32_t>(decoded.header.metadata.size());
+  out->record_version = decoded.header.version;
+  out->protocol = static_cast<uint8_t>(decoded.header.protocol);
+  out->state = decoded.state;
+  return Verdict::kOk;
+}
+
+void move_files(int from_fd, int to_fd, std::string_view id) {
+  for (const char* suffix : {".rec", ".bin"}) {
+    std::string name = name_of(id, suffix);
+    if (renameat(from_fd, name.c_str(), to_fd, name.c_str()) < 0 && errno != ENOENT) {
+      RINGEST_LOG_ERROR("recovery: cannot move %s: %s", name.c_str(), std::strerror(errno));
+    }
+  }
+}
+
+void quarantine(DataDir& dir, std::string_view id, const std::string& reason) {
+  move_files(dir.uploads_dir_fd(), dir.quarantine_dir_fd(), id);
+  std::string name = name_of(id, ".reason");
+  int fd = openat(dir.quarantine_dir_fd(), name.c_str(),
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    std::string line = reason + "\n";
+    ssize_t ignored = write(fd, line.data(), line.size());
+    (void)ignored;
+    ::close(fd);
+  }
+  RINGEST_LOG_WARN("recovery: upload %.*s set aside in quarantine/: %s",
+                   static_cast<int>(id.size()), id.data(), reason.c_str());
+}
+
+void log_fallback(std::string_view id, const RecoveredUpload& u) {
+  RINGEST_LOG_WARN("recovery: upload %.*s: newest commit slot corrupt, fell back to the older one "
+                   "(sequence %llu, offset %llu)",
+                   static_cast<int>(id.size()), id.data(),
+                   static_cast<unsigned long long>(u.state.sequence),
+                   static_cast<unsigned long long>(u.state.committed_offset));
+}
+
+// quarantine/: what checks out now goes back to uploads/.
+bool readmit(DataDir& dir, RecoveryReport* report, std::vector<uint8_t>* buf,
+             std::string* error) {
+  std::vector<std::string> ids;
+  if (!scan(dir.quarantine_dir_fd(), &ids, nullptr, error)) return false;
+  for (const std::string& id : ids) {
+    RecoveredUpload upload;
+    std::string reason;
+    bool fell_back = false;
+    Verdict verdict = check_upload(dir.quarantine_dir_fd(), id, buf, &upload, &reason, &fell_back);
+    if (verdict == Verdict::kFatal) {
+      *error = "quarantine/" + id + ": " + reason;
+      return false;
+    }
+    if (verdict != Verdict::kOk) continue;
+    struct stat st {};
+    if (fstatat(dir.uploads_dir_fd(), name_of(id, ".rec").c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      continue;  // an upload of that id exists again: leave the old copy where it is
+    }
+    move_files(dir.quarantine_dir_fd(), dir.uploads_dir_fd(), id);
+    unlinkat(dir.quarantine_dir_fd(), name_of(id, ".reason").c_str(), 0);
+    RINGEST_LOG_INFO("recovery: upload %s checks out again and left quarantine/", id.c_str());
+    if (fell_back) log_fallback(id, upload);
+    report->uploads.push_back(upload);
+    ++report->readmitted;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool recover(DataDir& dir, RecoveryReport* report, std::string* error) {
+  std::vector<std::string> records, datas;
+  if (!scan(dir.uploads_dir_fd(), &records, &datas, error)) return false;
+  std::unordered_set<std::string_view> with_record(records.begin(), records.end());
+  for (const std::string& id : datas) {
+    if (with_record.count(id) > 0) continue;
+    // A creation that never became durable was never acknowledged: drop its data file.
+    unlinkat(dir.uploads_dir_fd(), name_of(id, ".bin").c_str(), 0);
+    ++report->orphans_removed;
+  }
+  std::vector<uint8_t> buf;
+  std::vector<std::pair<std::string, std::string>> bad;  // decided only once all were read
+  report->uploads.reserve(records.size());
+  for (const std::string& id : records) {
+    RecoveredUpload upload;
+    std::string reason;
+    bool fell_back = false;
+    switch (check_upload(dir.uploads_dir_fd(), id, &buf, &upload, &reason, &fell_back)) {
+      case Verdict::kOk:
+        if (fell_back) {
+          log_fallback(id, upload);
+          ++report->fell_back;
+        }
+        report->uploads.push_back(upload);
+        break;
+      case Verdict::kQuarantine:
+        bad.emplace_back(id, reason);
+        break;
+      case Verdict::kFatal:
+        *error = "uploads/" + id + ": " + reason +
+                 " (start-up stopped: nothing was set aside; raise the limit and start again)";
+        return false;
+      case Verdict::kGone:
+        break;
+    }
+  }
+  for (const auto& [id, reason] : bad) quarantine(dir, id, reason);
+  report->quarantined = static_cast<int>(bad.size());
+  if (!readmit(dir, report, &buf, error)) return false;
+  // One sync for everything read above (and the moves): see the top of recovery.h.
+  if (syncfs(dir.uploads_dir_fd()) < 0) {
+    *error = std::string("syncfs of the data directory failed: ") + std::strerror(errno);
+    return false;
+  }
+  if (report->quarantined > 0 || report->orphans_removed > 0 || report->readmitted > 0) {
+    fsync(dir.uploads_dir_fd());
+    fsync(dir.quarantine_dir_fd());
+  }
+  return true;
+}
+
+}  // namespace ringest::storage

@@ -1,0 +1,40 @@
+// UploadRegistry: every known upload by id, shared by all reactors (one mutex, touched once per
+// request). Lookups take a reference. An upload is inserted only after its record is durable
+// (UploadStore), so whatever is found here exists on disk.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/upload/upload.h"
+
+namespace ringest {
+
+class UploadRegistry {
+ public:
+  UploadRegistry() = default;
+  UploadRegistry(const UploadRegistry&) = delete;
+  UploadRegistry& operator=(const UploadRegistry&) = delete;
+  ~UploadRegistry();
+
+  Upload* find(std::string_view id);  // nullptr if unknown; else the caller owns a reference
+  void insert(Upload* upload);        // the registry takes its own reference
+  void remove(Upload* upload);        // drops the registry's reference
+  size_t size();
+  void reserve(size_t count);
+  // Visits every upload under the registry's lock: `visit` must be quick and must not call
+  // back into the registry.
+  template <typename Visit>
+  void for_each(Visit&& visit) {
+    std::lock_guard lock(mu_);
+    for (auto& [id, upload] : uploads_) visit(*upload);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string_view, Upload*> uploads_;
+};
+
+}  // namespace ringest

@@ -1,0 +1,143 @@
+#include "http/connection_pool.h"
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "engine/base/clock.h"
+
+namespace ringest::http {
+
+ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
+    : reactor_(reactor) {
+  const Config& config = *context->config;
+  count_ = config.max_connections;
+  // Per connection: head arena, header array, response, DirectIngest's stash, the handler's
+  // scratch (a record header with metadata as large as a request head may carry, and room to
+  // decode it), an interim response.
+  uint32_t response_bytes = config.max_head_bytes + 4096;
+  uint32_t scratch_bytes = 3 * (config.max_head_bytes + 1024);
+  uint32_t interim_bytes = 1024;
+  size_t per_connection = config.max_head_bytes + config.max_headers * sizeof(Header) +
+                          response_bytes + kDirectBlock + scratch_bytes + interim_bytes;
+  per_connection = (per_connection + 63) & ~size_t{63};
+  memory_bytes_ = per_connection * count_;
+  // Untouched pages of this mapping cost no memory: only connections in use are resident.
+  void* p = mmap(nullptr, memory_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  RINGEST_CHECK(p != MAP_FAILED);
+  memory_ = static_cast<char*>(p);
+  connections_ = new HttpConnection[count_];
+  for (uint32_t i = 0; i < count_; ++i) {
+    char* base = memory_ + per_connection * i;
+    HttpConnection::Memory m;
+    m.head_arena = base;
+    m.headers = reinterpret_cast<Header*>(base + config.max_head_bytes);
+    m.response = base + config.max_head_bytes + config.max_headers * sizeof(Header);
+    m.response_bytes = response_bytes;
+    m.stash = m.response + response_bytes;
+    m.scratch = reinterpret_cast<uint8_t*>(m.stash + kDirectBlock);
+    m.scratch_bytes = scratch_bytes;
+    m.interim = m.stash + kDirectBlock + scratch_bytes;
+    m.interim_bytes = interim_bytes;
+    connections_[i].init(this, reactor, context, m);
+  }
+  // Timers tick at a quarter of the shortest timeout, between 10 ms and 1 s.
+  uint64_t shortest = 1000 * 4;
+  for (uint32_t t : {config.head_timeout_ms, config.idle_timeout_ms,
+                     config.min_body_rate > 0 ? config.body_rate_window_ms : 0u}) {
+    if (t > 0 && t < shortest) shortest = t;
+  }
+  uint64_t tick_ms = std::max<uint64_t>(shortest / 4, 10);
+  tick_interval_.tv_sec = static_cast<int64_t>(tick_ms / 1000);
+  tick_interval_.tv_nsec = static_cast<int64_t>(tick_ms % 1000) * 1000000;
+  for (uint32_t i = count_; i-- > 0;) {
+    connections_[i].next_free = free_;
+    free_ = &connections_[i];
+  }
+}
+
+void ConnectionPool::arm_timer(HttpConnection* c, HttpConnection::Timer which,
+                               uint64_t deadline_ms) {
+  disarm_timer(c);
+  TimerList& list = timers_[static_cast<int>(which)];
+  c->timer_ = which;
+  c->deadline_ms_ = deadline_ms;
+  c->timer_next_ = nullptr;
+  c->timer_prev_ = list.tail;
+  if (list.tail != nullptr) {
+    list.tail->timer_next_ = c;
+  } else {
+    list.head = c;
+  }
+  list.tail = c;
+  if (!tick_armed_) arm_tick();
+}
+
+void ConnectionPool::disarm_timer(HttpConnection* c) {
+  if (c->timer_ == HttpConnection::Timer::kNone) return;
+  TimerList& list = timers_[static_cast<int>(c->timer_)];
+  (c->timer_prev_ ? c->timer_prev_->timer_next_ : list.head) = c->timer_next_;
+  (c->timer_next_ ? c->timer_next_->timer_prev_ : list.tail) = c->timer_prev_;
+  c->timer_prev_ = c->timer_next_ = nullptr;
+  c->timer_ = HttpConnection::Timer::kNone;
+}
+
+void ConnectionPool::arm_tick() {
+  reactor_->ring().timeout(&tick_, &tick_interval_);
+  tick_armed_ = true;
+}
+
+void ConnectionPool::on_completion(Completion* /*completion*/, int /*res*/, uint32_t /*flags*/) {
+  tick_armed_ = false;
+  uint64_t now = monotonic_ms_now();
+  bool any = false;
+  for (int kind = 1; kind < 5; ++kind) {
+    TimerList& list = timers_[kind];
+    while (list.head != nullptr && list.head->deadline_ms_ <= now) {
+      HttpConnection* c = list.head;
+      disarm_timer(c);
+      c->on_timer(static_cast<HttpConnection::Timer>(kind));
+    }
+    any = any || list.head != nullptr;
+  }
+  if (any) arm_tick();
+}
+
+ConnectionPool::~ConnectionPool() {
+  delete[] connections_;
+  munmap(memory_, memory_bytes_);
+}
+
+void ConnectionPool::on_accept(int fd) {
+  if (free_ == nullptr || reactor_->stopping()) {
+    static constexpr char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n"
+        "Retry-After: 1\r\n\r\ntoo many connections\n";
+    ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)ignored;
+    ::close(fd);
+    reactor_->stats().connections_refused.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  HttpConnection* c = free_;
+  free_ = c->next_free;
+  ++live_;
+  c->start(fd);
+}
+
+void ConnectionPool::begin_shutdown() {
+  for (uint32_t i = 0; i < count_; ++i) {
+    if (connections_[i].in_use()) connections_[i].shutdown();
+  }
+}
+
+void ConnectionPool::release(HttpConnection* connection) {
+  connection->next_free = free_;
+  free_ = connection;
+  --live_;
+}
+
+}  // namespace ringest::http

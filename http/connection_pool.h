@@ -1,0 +1,56 @@
+// ConnectionPool: a reactor's connections, allocated once at start-up (objects, head arenas,
+// header arrays, response and scratch buffers) so that no request allocates, and their
+// slow-client timers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/io/completion.h"
+#include "engine/reactor/reactor.h"
+#include "http/connection.h"
+#include "http/server_context.h"
+
+namespace ringest::http {
+
+class ConnectionPool final : public ReactorClient, public CompletionHandler {
+ public:
+  ConnectionPool(Reactor* reactor, ServerContext* context);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  void on_accept(int fd) override;
+  void begin_shutdown() override;
+  bool drained() const override { return live_ == 0; }
+  void release(HttpConnection* connection);
+
+  // Timers: one list per kind, each ordered by deadline because every entry of a kind was
+  // armed with the same timeout. One IORING_OP_TIMEOUT per reactor ticks them; a tick pops the
+  // expired heads. Arming is O(1) and allocates nothing.
+  void arm_timer(HttpConnection* c, HttpConnection::Timer which, uint64_t deadline_ms);
+  void disarm_timer(HttpConnection* c);
+  void on_completion(Completion* completion, int res, uint32_t flags) override;
+
+ private:
+  struct TimerList {
+    HttpConnection* head = nullptr;
+    HttpConnection* tail = nullptr;
+  };
+  void arm_tick();
+
+  TimerList timers_[5];
+  Completion tick_{this, 1};
+  __kernel_timespec tick_interval_{};
+  bool tick_armed_ = false;
+
+  Reactor* reactor_;
+  HttpConnection* connections_ = nullptr;
+  uint32_t count_ = 0;
+  char* memory_ = nullptr;
+  size_t memory_bytes_ = 0;
+  HttpConnection* free_ = nullptr;
+  uint32_t live_ = 0;
+};
+
+}  // namespace ringest::http

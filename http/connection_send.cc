@@ -1,0 +1,253 @@
+// HttpConnection: responses (final, interim, with an upload's bytes as the body), the lingering
+// close after an early answer, the next request, shutdown and closing.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "engine/base/clock.h"
+#include "engine/base/log.h"
+#include "http/connection.h"
+#include "http/connection_pool.h"
+
+namespace ringest::http {
+namespace {
+// Lingering close (as nginx does): after an early answer, keep reading and discarding for a
+// while so the client is not reset before it reads the answer.
+constexpr uint64_t kLingerTotalMs = 5000;
+constexpr int64_t kLingerStepMs = 1000;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+const char kEmpty[1] = {0};
+}  // namespace
+
+bool HttpConnection::ready_for_early_response() {
+  if (parser_.in_head()) return parser_.error() == ParseError::kNone;
+  if (parser_.head().has_body()) return false;
+  const char* data = read_slot_ >= 0 ? reactor_->pool().data(read_slot_) + parse_pos_ : kEmpty;
+  HttpParser::Step step = parser_.feed(data, 0, nullptr);
+  // Anything but a clean end (e.g. a transfer coding llhttp cannot frame) means the rest of
+  // the stream cannot be trusted: answer, then close.
+  return step.event == HttpParser::Event::kMessageComplete;
+}
+
+ResponseBuilder HttpConnection::begin_response(int status) {
+  if (status < 200) {
+    ResponseBuilder rb(memory_.interim, memory_.interim_bytes);
+    rb.status(status);
+    return rb;
+  }
+  // A body still on the wire (an answer before it was read) means the connection must close.
+  if (!ready_for_early_response()) close_after_response_ = true;
+  ResponseBuilder rb(memory_.response, memory_.response_bytes);
+  rb.status(status);
+  if (context_->access != nullptr && access_.generation == generation_) {
+    context_->access->add_response_headers(rb, access_);  // CORS, on errors too
+  }
+  if (close_after_response_ || !keep_alive_ || shutting_down_) rb.header("Connection", "close");
+  if (handler_ != nullptr) handler_->add_common_fields(rb);
+  return rb;
+}
+
+void HttpConnection::send(ResponseBuilder& rb) {
+  if (!rb.ok()) {
+    RINGEST_LOG_ERROR("response did not fit its buffer; answering 500");
+    rb.status(500);
+    rb.header("Connection", "close");
+    rb.finish("response too large\n");
+    close_after_response_ = true;
+    body_follows_ = false;
+  }
+  send_len_ = static_cast<uint32_t>(rb.size());
+  send_response(close_after_response_);
+}
+
+void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, uint64_t to) {
+  body_follows_ = !head_request_ && from < to && rb.ok();
+  stream_from_ = from;
+  stream_to_ = to;
+  send(rb);
+}
+
+void HttpConnection::send_interim(ResponseBuilder& rb) {
+  if (!rb.ok() || interim_pending_) return;  // an interim answer is advice: never worth a failure
+  reactor_->ring().send(&interim_, fd_, memory_.interim, rb.size());
+  interim_pending_ = true;
+}
+
+void HttpConnection::send_continue_if_expected() {
+  const RequestHead& head = parser_.head();
+  if (head.version_minor < 1 || !equals_ignore_case(head.get("Expect"), "100-continue")) return;
+  reactor_->ring().send(&continue_, fd_, kContinue, sizeof kContinue - 1);
+  continue_pending_ = true;
+}
+
+void HttpConnection::send_response(bool close_after) {
+  close_after_response_ = close_after_response_ || close_after;
+  set_timer(Timer::kSend, context_->config->idle_timeout_ms);
+  send_ptr_ = memory_.response;
+  send_pos_ = 0;
+  state_ = State::kSending;
+  if (continue_pending_ || interim_pending_) {
+    response_waiting_ = true;  // keep interim answers and the final one in order
+    return;
+  }
+  continue_send();
+}
+
+void HttpConnection::continue_send() {
+  reactor_->ring().send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
+  send_pending_ = true;
+}
+
+void HttpConnection::on_send_completion(Completion* completion, int res) {
+  if (completion != &send_) {
+    if (response_waiting_ && !continue_pending_ && !interim_pending_) {
+      response_waiting_ = false;
+      continue_send();
+    }
+    return;
+  }
+  if (res < 0) {
+    close();
+    return;
+  }
+  send_pos_ += static_cast<uint32_t>(res);
+  set_timer(Timer::kSend, context_->config->idle_timeout_ms);  // progress
+  if (send_pos_ < send_len_) {
+    continue_send();
+  } else if (state_ == State::kStreaming) {
+    reader_.next();
+  } else if (body_follows_) {
+    body_follows_ = false;
+    state_ = State::kStreaming;
+    reader_.start(*upload_, stream_from_, stream_to_, this);
+  } else {
+    after_response();
+  }
+}
+
+void HttpConnection::on_reader_data(const char* data, uint32_t len) {
+  if (state_ == State::kClosing) return;
+  send_ptr_ = data;
+  send_len_ = len;
+  send_pos_ = 0;
+  continue_send();
+}
+
+void HttpConnection::on_reader_end(Status status) {
+  if (state_ == State::kClosing) {
+    maybe_free();
+    return;
+  }
+  if (!status.ok()) {
+    RINGEST_LOG_ERROR("GET %.*s: read failed: %s", 32, upload_->id_chars, code_name(status.code));
+    close();  // the length is promised: the client sees a short body
+    return;
+  }
+  state_ = State::kSending;
+  after_response();
+}
+
+void HttpConnection::after_response() {
+  if (close_after_response_ && !shutting_down_ && !timed_out_) {
+    start_linger();  // (a client that timed out is not worth five more seconds)
+    return;
+  }
+  if (close_after_response_ || !keep_alive_ || shutting_down_) {
+    close();
+    return;
+  }
+  next_request();
+}
+
+void HttpConnection::start_linger() {
+  set_timer(Timer::kNone, 0);  // bounded by its own deadline
+  ::shutdown(fd_, SHUT_WR);
+  state_ = State::kLinger;
+  linger_deadline_ms_ = monotonic_ms_now() + kLingerTotalMs;
+  linger_recv();
+}
+
+void HttpConnection::linger_recv() {
+  if (read_slot_ < 0) {
+    read_slot_ = reactor_->pool().acquire();
+    if (read_slot_ < 0) {
+      close();  // no buffer to spare for discarding: just close
+      return;
+    }
+  }
+  BufferPool& pool = reactor_->pool();
+  IoRing& ring = reactor_->ring();
+  ring.reserve(2);
+  ring.recv(&recv_, fd_, pool.data(read_slot_), pool.slot_bytes())->flags |= IOSQE_IO_LINK;
+  recv_pending_ = true;
+  linger_step_.tv_sec = kLingerStepMs / 1000;
+  linger_step_.tv_nsec = 0;
+  ring.link_timeout(&linger_timeout_, &linger_step_);
+  ++linger_timeouts_pending_;
+}
+
+void HttpConnection::next_request() {
+  upload_.reset();
+  handler_ = nullptr;
+  ++generation_;  // leftovers meant for the previous request must not touch the next one
+  state_ = State::kReadHead;
+  close_after_response_ = false;
+  if (read_slot_ >= 0 && parse_pos_ < data_end_) {
+    set_timer(Timer::kHead, context_->config->head_timeout_ms);
+    process_input();  // a pipelined request is already here
+  } else {
+    set_timer(Timer::kIdle, context_->config->idle_timeout_ms);
+    arm_read();
+  }
+}
+
+void HttpConnection::close() {
+  if (state_ == State::kClosing || state_ == State::kFree) return;
+  state_ = State::kClosing;
+  set_timer(Timer::kNone, 0);
+  if (waiting) reactor_->pool().remove_waiter(this);
+  if (poll_pending_ || recv_pending_ || send_pending_ || continue_pending_ || interim_pending_) {
+    reactor_->ring().cancel_fd(fd_);
+  }
+  if (reader_.active()) reader_.stop();
+  maybe_free();
+}
+
+void HttpConnection::maybe_free() {
+  if (state_ != State::kClosing || ops_pending()) return;
+  if (session_.writing()) {
+    session_.finish(BodyEnd::kPeerGone);  // commit what landed; on_append_done() comes back
+    return;
+  }
+  if (session_.active() && !session_.finishing()) session_.abandon();
+  if (session_.active()) return;
+  release_read_slot();
+  upload_.reset();
+  handler_ = nullptr;
+  ::close(fd_);
+  fd_ = -1;
+  state_ = State::kFree;
+  pool_->release(this);
+}
+
+void HttpConnection::shutdown() {
+  shutting_down_ = true;
+  switch (state_) {
+    case State::kReadHead:
+    case State::kLinger:
+      close();
+      return;
+    case State::kHandling:
+      if (session_.waiting()) close();  // waiting for another request's upload: let go
+      return;  // otherwise it finishes its step and answers with Connection: close
+    case State::kReadBody:
+      cut_off_ = true;
+      stop_body();
+      return;
+    default:
+      return;  // finishes its current step, then closes (shutting_down_)
+  }
+}
+
+}  // namespace ringest::http

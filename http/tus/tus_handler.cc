@@ -1,0 +1,378 @@
+#include "http/tus/tus_handler.h"
+
+#include <llhttp.h>
+
+#include <cstring>
+#include <string>
+
+#include "engine/base/base64.h"
+#include "engine/storage/upload_id.h"
+#include "engine/storage/upload_record.h"
+#include "http/tus/tus_headers.h"
+
+namespace ringest::tus {
+
+using http::RequestHead;
+namespace {
+
+constexpr std::string_view kCollectionAllow = "OPTIONS, POST";
+constexpr std::string_view kUploadAllow = "OPTIONS, HEAD, GET, PATCH, DELETE";
+
+// Tus-Resumable must be 1.0.0 when present, and present when `required`. 412 otherwise.
+bool version_ok(const RequestHead& head, bool required) {
+  std::string_view v = head.get("Tus-Resumable");
+  if (v.empty()) return !required && !head.has("Tus-Resumable");
+  return v == kVersion;
+}
+
+// Headers of extensions ringestd does not offer (checksum, concatenation): a malformed value is
+// still a bad request; a well-formed one is ignored (RFC 9110 section 5.1), except where
+// ignoring it would change what the client gets (Upload-Concat on creation). Returns the 400
+// message, or nullptr.
+const char* unsupported_extension_error(const RequestHead& head, bool creation) {
+  if (head.has("Upload-Checksum") && !parse_checksum(head.get("Upload-Checksum"))) {
+    return "invalid Upload-Checksum";
+  }
+  if (head.has("Upload-Concat")) {
+    if (!parse_concat(head.get("Upload-Concat"))) return "invalid Upload-Concat";
+    if (creation) return "concatenation is not supported";
+  }
+  return nullptr;
+}
+
+// The decoded pairs of a valid Upload-Metadata value as a storage metadata block.
+std::vector<uint8_t> metadata_block(std::string_view header) {
+  storage::MetadataBlockWriter writer;
+  MetadataDecoder decoder(header);
+  std::string value(header.size(), '\0');
+  MetadataPair pair;
+  while (decoder.next(value.data(), value.size(), &pair) == MetadataDecoder::Result::kPair) {
+    writer.add(pair.key, pair.value);
+  }
+  std::span<const uint8_t> block = writer.block();
+  return std::vector<uint8_t>(block.begin(), block.end());
+}
+
+// Upload-Metadata from stored pairs: `key SP base64(value)`, or the key alone for an empty
+// value, joined by commas (a value as the client sent it, when it sent canonical base64).
+// False when the pairs cannot be read or do not fit `out`.
+bool format_metadata(const storage::RecordHeaderView& header, std::span<uint8_t> scratch,
+                     char* out, size_t capacity, size_t* length) {
+  storage::MetadataReader reader(header.version, header.metadata, scratch);
+  std::string_view key, value;
+  size_t n = 0;
+  for (;;) {
+    storage::MetadataReader::Result r = reader.next(&key, &value);
+    if (r == storage::MetadataReader::Result::kEnd) break;
+    if (r != storage::MetadataReader::Result::kPair) return false;
+    size_t need = (n > 0 ? 1 : 0) + key.size() +
+                  (value.empty() ? 0 : 1 + base64_encoded_chars(value.size()));
+    if (need > capacity - n) return false;
+    if (n > 0) out[n++] = ',';
+    std::memcpy(out + n, key.data(), key.size());
+    n += key.size();
+    if (!value.empty()) {
+      out[n++] = ' ';
+      n += base64_encode(value.data(), value.size(), out + n);
+    }
+  }
+  *length = n;
+  return true;
+}
+
+}  // namespace
+
+RouteFacts TusHandler::facts(std::string_view rest, uint8_t method) const {
+  RouteFacts facts;
+  if (rest.empty()) {
+    facts.allow = kCollectionAllow;
+    return facts;
+  }
+  facts.allow = kUploadAllow;
+  facts.upload_url =
+      method == HTTP_HEAD || method == HTTP_GET || method == HTTP_PATCH || method == HTTP_DELETE;
+  return facts;
+}
+
+void TusHandler::add_common_fields(ResponseBuilder& rb) const {
+  rb.header("Tus-Resumable", kVersion);
+}
+
+ResponseBuilder TusHandler::begin(RequestContext& ctx, int status) const {
+  return ctx.begin_response(status);  // with add_common_fields()
+}
+
+void TusHandler::error(RequestContext& ctx, int status, std::string_view message,
+                       const UploadView* view) const {
+  ResponseBuilder rb = begin(ctx, status);
+  if (status == 405) rb.header("Allow", ctx.route_rest().empty() ? kCollectionAllow : kUploadAllow);
+  if (status == 412) rb.header("Tus-Version", kVersion);
+  if (view != nullptr) rb.header("Upload-Offset", view->offset);
+  http::send_text(ctx, rb, message);
+}
+
+void TusHandler::on_request(RequestContext& ctx) {
+  std::string_view rest = ctx.route_rest();
+  uint8_t method = ctx.method();
+  if (ctx.path() == "*") {  // OPTIONS *, about the server as a whole: its tus capabilities
+    options(ctx);
+  } else if (!rest.empty()) {
+    on_upload_url(ctx, rest);
+  } else if (method == HTTP_OPTIONS) {
+    options(ctx);
+  } else if (method == HTTP_POST) {
+    create(ctx);
+  } else {
+    error(ctx, 405, "method not allowed");
+  }
+}
+
+void TusHandler::options(RequestContext& ctx) const {
+  ResponseBuilder rb = begin(ctx, 204);
+  rb.header("Tus-Version", kVersion);
+  rb.header("Tus-Extension", kExtensions);
+  rb.header("Tus-Max-Size", ctx.config().max_upload_bytes);
+  rb.finish_no_content();
+  ctx.send(rb);
+}
+
+void TusHandler::create(RequestContext& ctx) const {
+  const RequestHead& head = ctx.head();
+  const Config& config = ctx.config();
+  if (!version_ok(head, true)) return error(ctx, 412, "Tus-Resumable 1.0.0 required");
+  bool deferred = head.has("Upload-Defer-Length");
+  if (deferred && head.get("Upload-Defer-Length") != "1") {
+    return error(ctx, 400, "Upload-Defer-Length must be 1");
+  }
+  if (deferred && head.has("Upload-Length")) {
+    return error(ctx, 400, "send Upload-Length or Upload-Defer-Length, not both");
+  }
+  if (const char* message = unsupported_extension_error(head, true)) {
+    return error(ctx, 400, message);
+  }
+  uint64_t length = kUnknownLength;
+  if (!deferred) {
+    std::string_view text = head.get("Upload-Length");
+    if (text.empty()) return error(ctx, 400, "Upload-Length or Upload-Defer-Length: 1 required");
+    std::optional<uint64_t> parsed = parse_offset(text);
+    if (!parsed) return error(ctx, 400, "Upload-Length must be a non-negative integer");
+    if (*parsed > config.max_upload_bytes) {
+      return error(ctx, 413, "Upload-Length exceeds Tus-Max-Size");
+    }
+    length = *parsed;
+  }
+  std::string_view metadata = head.get("Upload-Metadata");
+  if (!valid_metadata(metadata)) return error(ctx, 400, "invalid Upload-Metadata");
+  if (head.has_body()) {
+    if (!is_offset_content_type(head.get("Content-Type"))) {
+      return error(ctx, 415, "Content-Type must be application/offset+octet-stream");
+    }
+    uint64_t most = deferred ? config.max_upload_bytes : length;
+    if (head.has_content_length && head.content_length > most) {
+      return error(ctx, 413, "body is longer than Upload-Length");
+    }
+  }
+  std::vector<uint8_t> block = metadata_block(metadata);
+  CreateSpec spec;
+  spec.protocol = static_cast<uint8_t>(storage::Protocol::kTus);
+  spec.length = length;
+  spec.metadata_block = block;
+  ctx.create_upload(spec);
+}
+
+void TusHandler::on_created(RequestContext& ctx, Status status) {
+  if (!status.ok()) {
+    if (status.code == Code::kNoSpace) return error(ctx, 507, "no space for the upload");
+    if (status.code == Code::kNoDescriptors || status.code == Code::kNoMemory) {
+      return error(ctx, 503, "server busy, try again");
+    }
+    return error(ctx, 500, "cannot create upload");
+  }
+  const RequestHead& head = ctx.head();
+  if (head.has_body() && !ctx.draining()) {
+    AppendRequest request;
+    request.upload = ctx.upload();
+    request.offset = 0;
+    request.body_bytes = http::declared_body_bytes(head);
+    request.max_length = ctx.config().max_upload_bytes;
+    ctx.begin_append(request);
+    return;
+  }
+  // (While draining, a body is not read: the client learns where its upload is and resumes.)
+  answer_offset(ctx, 201, ctx.upload()->view());
+}
+
+void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
+  const RequestHead& head = ctx.head();
+  uint8_t method = ctx.method();
+  if (!is_valid_upload_id(id)) return error(ctx, 404, "no such upload");
+  if (method == HTTP_OPTIONS) return options(ctx);
+  if (method != HTTP_HEAD && method != HTTP_GET && method != HTTP_PATCH &&
+      method != HTTP_DELETE) {
+    return error(ctx, 405, "method not allowed");
+  }
+  bool modifies = method == HTTP_PATCH || method == HTTP_DELETE;
+  if (!version_ok(head, modifies)) return error(ctx, 412, "Tus-Resumable 1.0.0 required");
+  if (method == HTTP_PATCH) {
+    if (!is_offset_content_type(head.get("Content-Type"))) {
+      return error(ctx, 415, "Content-Type must be application/offset+octet-stream");
+    }
+    if (!parse_offset(head.get("Upload-Offset"))) {
+      return error(ctx, 400, "Upload-Offset must be a non-negative integer");
+    }
+    if (head.has("Upload-Length") && !parse_offset(head.get("Upload-Length"))) {
+      return error(ctx, 400, "Upload-Length must be a non-negative integer");
+    }
+    if (const char* message = unsupported_extension_error(head, false)) {
+      return error(ctx, 400, message);
+    }
+  }
+  Upload* upload = ctx.uploads().find(id);
+  if (upload == nullptr) return error(ctx, 404, "no such upload");
+  ctx.set_upload(upload);
+  UploadView view = upload->view();
+  switch (method) {
+    case HTTP_HEAD:
+      if (view.metadata_bytes > 0) return ctx.load_header();  // on_header_loaded() answers
+      return head_response(ctx, view, {});
+    case HTTP_GET:
+      return get(ctx, view);
+    case HTTP_PATCH:
+      return patch(ctx);
+    default: {
+      AppendRequest request;
+      request.upload = upload;
+      request.intent = AppendIntent::kRemove;
+      ctx.begin_append(request);  // a request writing to it is cut off first
+      return;
+    }
+  }
+}
+
+void TusHandler::on_header_loaded(RequestContext& ctx, Status status,
+                                  std::span<const uint8_t> header) {
+  if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
+  head_response(ctx, ctx.upload()->view(), header);
+}
+
+void TusHandler::head_response(RequestContext& ctx, const UploadView& view,
+                               std::span<const uint8_t> header) const {
+  ResponseBuilder rb = begin(ctx, 200);
+  rb.header("Upload-Offset", view.offset);
+  if (view.length_known()) {
+    rb.header("Upload-Length", view.length);
+  } else {
+    rb.header("Upload-Defer-Length", "1");
+  }
+  if (!header.empty()) {
+    storage::HeaderDecode decoded = storage::decode_header(header.data(), header.size());
+    // The scratch's first third holds the record's header; the second decodes values (v1
+    // records keep them in base64); the third takes the formatted field.
+    std::span<uint8_t> scratch = ctx.scratch();
+    size_t third = scratch.size() / 3;
+    char* out = reinterpret_cast<char*>(scratch.data() + 2 * third);
+    size_t n = 0;
+    if (decoded.error != storage::RecordError::kOk ||
+        !format_metadata(decoded.header, scratch.subspan(third, third), out, third, &n)) {
+      return error(ctx, 500, "cannot read the upload's metadata");
+    }
+    if (n > 0) rb.header("Upload-Metadata", std::string_view(out, n));
+  }
+  rb.header("Cache-Control", "no-store");
+  rb.finish_no_content();
+  ctx.send(rb);
+}
+
+void TusHandler::get(RequestContext& ctx, const UploadView& view) const {
+  if (!view.complete()) return error(ctx, 409, "upload is not complete");
+  ResponseBuilder rb = begin(ctx, 200);
+  rb.header("Content-Type", "application/octet-stream");
+  rb.header("Cache-Control", "no-store");
+  rb.finish_head(view.length);
+  ctx.send_with_upload_bytes(rb, 0, view.length);
+}
+
+void TusHandler::patch(RequestContext& ctx) const {
+  const RequestHead& head = ctx.head();
+  AppendRequest request;
+  request.upload = ctx.upload();
+  request.offset = *parse_offset(head.get("Upload-Offset"));
+  request.body_bytes = http::declared_body_bytes(head);
+  if (head.has("Upload-Length")) request.declare_length = *parse_offset(head.get("Upload-Length"));
+  request.max_length = ctx.config().max_upload_bytes;
+  ctx.begin_append(request);
+}
+
+void TusHandler::on_append_ready(RequestContext& ctx, AppendOutcome outcome,
+                                 const UploadView& view) {
+  if (outcome != AppendOutcome::kOk) return outcome_error(ctx, outcome, view);
+  if (ctx.method() == HTTP_DELETE) return ctx.remove_upload();
+  ctx.receive_body();
+}
+
+void TusHandler::on_append_done(RequestContext& ctx, AppendOutcome outcome,
+                                const UploadView& view) {
+  if (ctx.method() == HTTP_DELETE) {
+    if (outcome != AppendOutcome::kOk) return error(ctx, 500, "cannot delete the upload");
+    ResponseBuilder rb = begin(ctx, 204);
+    rb.finish_no_content();
+    ctx.send(rb);
+    return;
+  }
+  if (outcome != AppendOutcome::kOk) return outcome_error(ctx, outcome, view);
+  answer_offset(ctx, ctx.method() == HTTP_POST ? 201 : 204, view);
+}
+
+void TusHandler::answer_offset(RequestContext& ctx, int status, const UploadView& view) const {
+  ResponseBuilder rb = begin(ctx, status);
+  if (status == 201) {
+    char location[http::kLocationBytes];  // signed when a signature created it
+    rb.header("Location",
+              ctx.upload_location(base_, ctx.upload()->id(), location, sizeof location));
+  }
+  rb.header("Upload-Offset", view.offset);
+  if (status == 201) {
+    rb.finish("");
+  } else {
+    rb.finish_no_content();
+  }
+  ctx.send(rb);
+}
+
+void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
+                               const UploadView& view) const {
+  switch (outcome) {
+    case AppendOutcome::kGone:
+      return error(ctx, 404, "no such upload");
+    case AppendOutcome::kSuperseded:
+      return error(ctx, 409, "a newer request for this upload replaced this one", &view);
+    case AppendOutcome::kOffsetMismatch:
+      return error(ctx, 409, "Upload-Offset does not match the upload's offset", &view);
+    case AppendOutcome::kExceedsLength:
+    case AppendOutcome::kOverrun:
+      return error(ctx, 413, "body would pass Upload-Length");
+    case AppendOutcome::kLengthConflict:
+      return error(ctx, 400, "Upload-Length differs from the upload's length");
+    case AppendOutcome::kLengthBelowOffset:
+      return error(ctx, 400, "Upload-Length is below the upload's offset");
+    case AppendOutcome::kLengthTooLarge:
+      return error(ctx, 413, "Upload-Length exceeds Tus-Max-Size");
+    case AppendOutcome::kNoSpace:
+      return error(ctx, 507, "insufficient storage");
+    case AppendOutcome::kBusy:
+      return error(ctx, 503, "server busy, try again");
+    case AppendOutcome::kTimedOut:
+      // Slower than --min-body-rate: what arrived is committed; the client may resume.
+      return error(ctx, 408, "request body too slow", &view);
+    case AppendOutcome::kMalformed:
+      return error(ctx, 400, "malformed request body");
+    case AppendOutcome::kOk:
+    case AppendOutcome::kCutOff:
+    case AppendOutcome::kPeerGone:
+    case AppendOutcome::kStorageError:
+      break;
+  }
+  error(ctx, 500, "storage error");
+}
+
+}  // namespace ringest::tus

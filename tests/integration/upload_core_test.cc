@@ -1,0 +1,232 @@
+// Proves, against the real binary, what the protocol-neutral upload core promises about state
+// and the file system: a slow disk operation for one upload (creation, deletion) never stalls
+// the other connections on its core; uploads nobody writes hold no file descriptor beyond a
+// bounded cache; start-up stops (and sets nothing aside) when it runs out of descriptors; a
+// quarantined upload comes back once it checks out; a torn newest commit falls back to the
+// previous one and says so; and nothing planted under uploads/ (a symlink) can redirect a write
+// outside the data directory.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/test_support.h"
+
+namespace ringest::test {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+using Clock = std::chrono::steady_clock;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+int open_descriptors(pid_t pid) {
+  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+int entries(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+class UploadCore : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> args = {}, uint16_t port = 0) {
+    server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args), port);
+    server_->start();
+    port_ = server_->port();
+  }
+  std::string data_file(const std::string& loc) const {
+    return dir_.path() + "/data/uploads/" + id_of(loc) + ".bin";
+  }
+  std::string record_file(const std::string& loc) const {
+    return dir_.path() + "/data/uploads/" + id_of(loc) + ".rec";
+  }
+  std::string quarantined(const std::string& loc, const char* suffix) const {
+    return dir_.path() + "/data/quarantine/" + id_of(loc) + suffix;
+  }
+  std::string log() const { return read_file(server_->stderr_path()); }
+
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(UploadCore, SlowCreationDoesNotStallAnotherUploadOnTheSameCore) {
+  // The second creation's first file operation starts 4 s late (a stuck disk).
+  start({"--threads", "1", "--fault-plan", "create:delay4000@2"});
+  const std::string data = random_bytes(32 * kMiB, 1);
+  std::string fast = tus_create(port_, data.size());
+  std::atomic<bool> slow_done{false};
+  std::string slow;
+  std::thread creator([&] {
+    slow = tus_create(port_, 100);
+    slow_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its creation is under way
+  auto r = tus_patch(port_, fast, 0, data);
+  bool patch_finished_first = !slow_done.load();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_TRUE(patch_finished_first)
+      << "a 32 MiB upload on the same core waited for another upload's slow creation";
+  creator.join();
+  EXPECT_FALSE(slow.empty()) << "the slow creation still completes";
+  EXPECT_EQ(head_offset(port_, slow), 0u);
+}
+
+TEST_F(UploadCore, SlowDeletionDoesNotStallAnotherUploadOnTheSameCore) {
+  start({"--threads", "1", "--fault-plan", "remove:delay4000@1"});
+  const std::string data = random_bytes(32 * kMiB, 2);
+  std::string doomed = tus_create(port_, 10);
+  std::string fast = tus_create(port_, data.size());
+  std::atomic<bool> deleted{false};
+  std::optional<Response> d;
+  std::thread deleter([&] {
+    d = request(port_, "DELETE " + doomed + " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n\r\n");
+    deleted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = tus_patch(port_, fast, 0, data);
+  bool patch_finished_first = !deleted.load();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_TRUE(patch_finished_first) << "an upload waited for another upload's slow deletion";
+  deleter.join();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->status, 204);
+  EXPECT_EQ(tus_head(port_, doomed)->status, 404);
+}
+
+TEST_F(UploadCore, UploadsNobodyWritesHoldNoDescriptorsBeyondTheCache) {
+  start({"--max-open-uploads", "8"});
+  const int idle = open_descriptors(server_->pid());
+  ASSERT_GT(idle, 0);
+  std::vector<std::string> locs;
+  for (int i = 0; i < 120; ++i) {
+    locs.push_back(tus_create(port_, 10));
+    auto r = tus_patch(port_, locs.back(), 0, "abc");  // opens the upload's files
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 204);
+  }
+  // 120 half-done uploads: at most 8 keep their 3 descriptors.
+  int with_uploads = open_descriptors(server_->pid());
+  EXPECT_LE(with_uploads, idle + 8 * 3 + 4) << "descriptors grow with the number of uploads";
+  // After a restart, known uploads hold none at all.
+  server_->stop();
+  start({"--max-open-uploads", "8"});
+  EXPECT_LE(open_descriptors(server_->pid()), idle + 2);
+  for (const std::string& loc : locs) ASSERT_EQ(head_offset(port_, loc), 3u);
+}
+
+TEST_F(UploadCore, RunningOutOfDescriptorsAtStartupStopsItAndSetsNothingAside) {
+  start();
+  std::vector<std::string> locs;
+  for (int i = 0; i < 25; ++i) {
+    locs.push_back(tus_create(port_, 100));
+    ASSERT_EQ(tus_patch(port_, locs.back(), 0, "0123456789")->status, 204);
+  }
+  server_->stop();
+  // The fifth record open at start-up fails as if the descriptor limit were reached.
+  Server starved(dir_.path() + "/data", {"--fault-plan", "open:emfile@5"});
+  EXPECT_THROW(starved.start(), std::runtime_error);
+  EXPECT_NE(read_file(starved.stderr_path()).find("Too many open files"), std::string::npos)
+      << read_file(starved.stderr_path());
+  EXPECT_EQ(entries(dir_.path() + "/data/quarantine"), 0) << "a healthy upload was set aside";
+  start();
+  for (const std::string& loc : locs) EXPECT_EQ(head_offset(port_, loc), 10u) << loc;
+}
+
+TEST_F(UploadCore, QuarantinedUploadIsReadmittedOnceItChecksOutAgain) {
+  start();
+  const std::string data = random_bytes(1000, 3);
+  std::string loc = tus_create(port_, 4000);
+  ASSERT_EQ(tus_patch(port_, loc, 0, data)->status, 204);
+  server_->stop();
+  // The data file loses its bytes (a disk that came back without them).
+  const std::string saved = read_file(data_file(loc));
+  ASSERT_EQ(truncate(data_file(loc).c_str(), 10), 0);
+  start();
+  EXPECT_EQ(tus_head(port_, loc)->status, 404);
+  EXPECT_EQ(read_file(quarantined(loc, ".reason")),
+            "data file is 10 bytes, shorter than the committed offset 1000\n");
+  server_->stop();
+  // The operator restores the file where it was set aside: the next start takes it back.
+  write_file(quarantined(loc, ".bin"), saved);
+  start();
+  EXPECT_EQ(head_offset(port_, loc), 1000u);
+  EXPECT_EQ(entries(dir_.path() + "/data/quarantine"), 0);
+  EXPECT_NE(log().find("checks out again"), std::string::npos);
+  ASSERT_EQ(tus_patch(port_, loc, 1000, std::string(3000, 'z'))->status, 204);
+}
+
+TEST_F(UploadCore, CorruptNewestCommitFallsBackToThePreviousAndSaysSo) {
+  start();
+  std::string loc = tus_create(port_, 100);
+  ASSERT_EQ(tus_patch(port_, loc, 0, "0123456789")->status, 204);   // sequence 2: slot A
+  ASSERT_EQ(tus_patch(port_, loc, 10, "abcdefghij")->status, 204);  // sequence 3: slot B
+  server_->stop();
+  // A torn write of the newest slot (B, at 512): a byte of its offset field changed.
+  std::fstream rec(record_file(loc), std::ios::in | std::ios::out | std::ios::binary);
+  rec.seekp(512 + 16);
+  rec.put('\x7f');
+  rec.close();
+  start();
+  EXPECT_EQ(head_offset(port_, loc), 10u);
+  EXPECT_NE(log().find("newest commit slot corrupt, fell back to the older one"),
+            std::string::npos)
+      << log();
+}
+
+// Regression: files under uploads/ were opened without O_NOFOLLOW, so a symlink planted there
+// made a PATCH write outside the data directory.
+TEST_F(UploadCore, SymlinkPlantedUnderUploadsNeverRedirectsAWrite) {
+  start({"--max-open-uploads", "0"});  // every request opens the files anew
+  const std::string outside = dir_.path() + "/outside";
+  write_file(outside, std::string(100, 'X'));
+  std::string loc = tus_create(port_, 100);
+  ASSERT_EQ(tus_patch(port_, loc, 0, "0123456789")->status, 204);
+  ASSERT_EQ(unlink(data_file(loc).c_str()), 0);
+  ASSERT_EQ(symlink(outside.c_str(), data_file(loc).c_str()), 0);
+  auto r = tus_patch(port_, loc, 10, "ATTACK");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(read_file(outside), std::string(100, 'X')) << "a write left the data directory";
+  EXPECT_EQ(head_offset(port_, loc), 10u);
+  // At start-up the symlink is not followed either: the upload is set aside, the target untouched.
+  server_->stop();
+  start();
+  EXPECT_EQ(tus_head(port_, loc)->status, 404);
+  EXPECT_EQ(read_file(quarantined(loc, ".reason")), "data file is not a regular file\n");
+  EXPECT_EQ(read_file(outside), std::string(100, 'X'));
+}
+
+}  // namespace
+}  // namespace ringest::test
