@@ -189,6 +189,11 @@ RecoveryReport DataDir::recover() {
       ++report.quarantined;
       continue;
     }
+    if (decoded.newest_slot_corrupt) {
+      RINGEST_LOG_WARN(
+          "recovery: upload %s: newest commit slot corrupt, fell back to the older one",
+          id.c_str());
+    }
     int data_fd = openat(uploads_fd_, (id + ".bin").c_str(), O_RDWR | O_CLOEXEC);
     struct stat st {};
     if (data_fd < 0 || fstat(data_fd, &st) < 0 ||
