@@ -152,7 +152,7 @@ std::vector<uint8_t> hand_record(const HandHeader& h) {
   le_put(p + 40, h.created_unix_ms, 8);
   le_put(p + 48, h.length, 8);
   le_put(p + 56, h.metadata.size(), 4);
-  std::memcpy(p + 64, h.metadata.data(), h.metadata.size());
+  if (!h.metadata.empty()) std::memcpy(p + 64, h.metadata.data(), h.metadata.size());
   uint32_t crc = reference_crc32c(p, 64);  // crc field still zero here
   le_put(p + 60, reference_crc32c(p + 64, h.metadata.size(), crc), 4);
   return out;
