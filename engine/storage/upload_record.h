@@ -98,11 +98,13 @@ enum class RecordError : uint8_t {
   kNoValidSlot,           // neither commit slot checks out
   kOffsetBeyondLength,    // the newest slot claims more bytes than the upload has
   kLengthMismatch,        // the newest slot and a known header length disagree
-  // Version 2 header fields, checked only once the header's CRC is right:
+  // New in version 2, checked only once the header's CRC is right (the first two concern v2
+  // fields; the last three apply to v1 headers too):
   kUnknownProtocol,       // protocol byte above kHighestProtocol
   kHeaderFlags,           // a reserved header flag bit is set
-  kDeferredLength,        // the length-deferred flag and the declared length disagree
-  kMetadataFormat,        // metadata not well-formed (either version): see MetadataReader
+  kDeferredLength,        // the length-deferred flag and the declared length (all ones)
+                          // disagree; for v1, which has no flag, a length of all ones
+  kMetadataFormat,        // metadata not well-formed for its version: see MetadataReader
   kMetadataDuplicateKey,  // a metadata key appears twice
 };
 

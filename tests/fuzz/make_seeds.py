@@ -3,8 +3,8 @@
 
 The seeds are committed; run this again only to change them (it rewrites the same files).
 http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
-request bytes; tus_headers seeds are header values; upload_record seeds are record files in the
-layout of docs/storage-format.md.
+request bytes; tus_headers seeds are header values; upload_record seeds are a mode byte and a
+record file in the layout of docs/storage-format.md (versions 1 and 2).
 """
 import os
 import struct
@@ -75,7 +75,9 @@ for name, value in [
     write("tus_headers", name, value)
 
 
-# upload_record: whole record files.
+# upload_record: a mode byte (bit 0: reseal the header CRC, bit 1: slot A's, bit 2: slot B's,
+# see upload_record_fuzz.cc) followed by a whole record file. Version 1 records are built as a
+# v1 server wrote them; version 2 ones as docs/storage-format.md describes.
 def crc32c(data, crc=0):
     crc ^= 0xFFFFFFFF
     for byte in data:
@@ -85,31 +87,86 @@ def crc32c(data, crc=0):
     return crc ^ 0xFFFFFFFF
 
 
-def slot(sequence, offset, length, flags, updated_ms):
-    body = struct.pack("<IHHQQQIIQ", 0x4C534752, 1, 0, sequence, offset, length, flags, 0,
+UNKNOWN = 0xFFFFFFFFFFFFFFFF
+
+
+def slot(version, sequence, offset, length, flags, updated_ms, expires_ms=0):
+    body = struct.pack("<IHHQQQIIQ", 0x4C534752, version, 0, sequence, offset, length, flags, 0,
                        updated_ms)
+    if version == 2:
+        body += struct.pack("<Q", expires_ms)
     body += bytes(508 - len(body))
     return body + struct.pack("<I", crc32c(body))
 
 
-def record(upload_id, created_ms, length, metadata, slots):
-    fixed = struct.pack("<IHH32sQQII", 0x44484752, 1, 0, upload_id, created_ms, length,
-                        len(metadata), 0)
+def block(pairs):
+    out = struct.pack("<I", len(pairs))
+    for key, value in pairs:
+        out += struct.pack("<H", len(key)) + key + struct.pack("<I", len(value)) + value
+    return out
+
+
+def record(version, upload_id, created_ms, length, metadata, slots, protocol=1, flags=0):
+    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms])."""
+    byte6, byte7 = (protocol, flags) if version == 2 else (0, 0)
+    fixed = struct.pack("<IHBB32sQQII", 0x44484752, version, byte6, byte7, upload_id, created_ms,
+                        length, len(metadata), 0)
     header_crc = crc32c(metadata, crc32c(fixed))
     header = fixed[:60] + struct.pack("<I", header_crc) + metadata
     area = bytearray(1024)
     for s in slots:
-        at = (s[0] % 2) * 512
+        at = (s[1] % 2) * 512
         area[at:at + 512] = slot(*s)
     return bytes(area) + header
 
 
-META = b"filename d29ybGQudHh0,filetype dGV4dC9wbGFpbg=="
-write("upload_record", "fresh", record(ID, 1700000000123, 1000, META,
-                                       [(1, 0, 1000, 0, 1700000000123)]))
-write("upload_record", "two_slots", record(ID, 1700000000123, 1000, META,
-                                           [(2, 500, 1000, 0, 1700000000200),
-                                            (3, 800, 1000, 0, 1700000000300)]))
-write("upload_record", "complete_empty", record(b"fedcba9876543210fedcba9876543210",
-                                                1700000000000, 0, b"",
-                                                [(1, 0, 0, 1, 1700000000000)]))
+def write_record(name, data, mode=0):
+    write("upload_record", name, bytes([mode]) + data)
+
+
+META_V1 = b"filename d29ybGQudHh0,filetype dGV4dC9wbGFpbg=="
+META_V2 = block([(b"filename", b"world.txt"), (b"filetype", b"text/plain")])
+OTHER = b"fedcba9876543210fedcba9876543210"
+write_record("v1_fresh", record(1, ID, 1700000000123, 1000, META_V1,
+                                [(1, 1, 0, 1000, 0, 1700000000123)]))
+write_record("v1_two_slots", record(1, ID, 1700000000123, 1000, META_V1,
+                                    [(1, 2, 500, 1000, 0, 1700000000200),
+                                     (1, 3, 800, 1000, 0, 1700000000300)]))
+write_record("v1_complete_empty", record(1, OTHER, 1700000000000, 0, b"",
+                                         [(1, 1, 0, 0, 1, 1700000000000)]))
+write_record("v1_record_v2_slot", record(1, ID, 1700000000123, 1000, META_V1,
+                                         [(1, 2, 500, 1000, 0, 1700000000200),
+                                          (2, 3, 1000, 1000, 1, 1700000000300, 1800000000000)]))
+write_record("v2_fresh", record(2, ID, 1700000000123, 1000, META_V2,
+                                [(2, 1, 0, 1000, 0, 1700000000123)]))
+write_record("v2_two_slots_expiry", record(2, ID, 1700000000123, 1000, META_V2,
+                                           [(2, 4, 600, 1000, 0, 1700000000200, 1800000000000),
+                                            (2, 5, 1000, 1000, 3, 1700000000300, 1800000000000)],
+                                           protocol=3))
+write_record("v2_deferred", record(2, ID, 1700000000123, UNKNOWN, b"",
+                                   [(2, 1, 0, UNKNOWN, 0, 1700000000123),
+                                    (2, 2, 4096, UNKNOWN, 0, 1700000000200)],
+                                   protocol=6, flags=1))
+write_record("v2_deferred_declared", record(2, ID, 1700000000123, UNKNOWN, META_V2,
+                                            [(2, 2, 4096, UNKNOWN, 0, 1700000000200),
+                                             (2, 3, 4096, 5000, 0, 1700000000300)],
+                                            protocol=2, flags=1))
+write_record("v2_binary_metadata", record(2, OTHER, 1, 7, block([(b"k", bytes(range(256))),
+                                                                  (b"e", b""), (b"\xff,", b"x")]),
+                                          [(2, 1, 7, 7, 1, 2)], protocol=0))
+# Meant to be resealed (mode 7): an unknown protocol, a reserved header flag and a slot with a
+# reserved flag bit, so that the checks behind the CRCs are reached from the first run.
+bad = bytearray(record(2, ID, 1700000000123, 1000, META_V2,
+                       [(2, 1, 0, 1000, 0, 1700000000123), (2, 2, 10, 1000, 4, 1700000000200)],
+                       protocol=7, flags=2))
+write_record("v2_resealed_bad_fields", bytes(bad), mode=7)
+# The same records resealed (mode 7): a mutation of any header or slot field then reaches the
+# checks behind the CRCs. The first 512 bytes double as a slot seed.
+for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata"]:
+    with open(os.path.join(HERE, "corpus", "upload_record", name), "rb") as f:
+        write_record(name + "_resealed", f.read()[1:], mode=7)
+# Metadata alone (the target also reads its input as v1 text and as a v2 block): the v1 pair
+# limit exactly, the tus spellings, and a v2 block.
+write_record("metadata_v1_64_pairs", b",".join(b"k%d" % i for i in range(64)))
+write_record("metadata_v1_forms", b" filename  d29ybGQudHh0 ,\tempty,x+/ AAD/,k Zh==,n YWI=")
+write_record("metadata_v2_block", block([(b"a", b"1"), (b"bb", b""), (b"c" * 3, b"\x00\xff")]))

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <new>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -21,6 +23,25 @@
 
 #include "engine/base/crc32c.h"
 #include "http/tus/tus_headers.h"
+
+// Counts operator new per thread, so that a test can show the decoding side allocates nothing.
+// (Replacing the global operator affects the whole test binary; it only counts.)
+namespace {
+thread_local uint64_t t_operator_new_calls = 0;
+}  // namespace
+
+void* operator new(size_t bytes) {
+  ++t_operator_new_calls;
+  if (void* p = std::malloc(bytes == 0 ? 1 : bytes)) return p;
+  throw std::bad_alloc();
+}
+// GCC pairs the free() below with the `new` it sees at call sites and warns; for a replacement
+// operator delete that matches the malloc() above, that warning is wrong.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace ringest::storage {
 
@@ -131,7 +152,7 @@ std::vector<uint8_t> hand_record(const HandHeader& h) {
   le_put(p + 40, h.created_unix_ms, 8);
   le_put(p + 48, h.length, 8);
   le_put(p + 56, h.metadata.size(), 4);
-  std::memcpy(p + 64, h.metadata.data(), h.metadata.size());
+  if (!h.metadata.empty()) std::memcpy(p + 64, h.metadata.data(), h.metadata.size());
   uint32_t crc = reference_crc32c(p, 64);  // crc field still zero here
   le_put(p + 60, reference_crc32c(p + 64, h.metadata.size(), crc), 4);
   return out;
@@ -732,6 +753,38 @@ TEST(UploadRecordTest, DecodeHeaderFromTheHeaderBytesAlone) {
     EXPECT_EQ(decode_header(header.data(), h.total_bytes - 1).error, RecordError::kMetadataLength);
     EXPECT_EQ(decode_header(header.data(), kHeaderFixedBytes - 1).error, RecordError::kTooShort);
   }
+}
+
+TEST(UploadRecordTest, DecodingAllocatesNothing) {
+  // What the server does on a reactor thread: commit slots, and HEAD's header and metadata.
+  // Nothing inside the counted stretch may allocate, gtest's assertions included.
+  uint64_t creation_start = t_operator_new_calls;
+  std::vector<uint8_t> v2 = new_v2_record();
+  std::vector<uint8_t> v1 = new_v1_record();
+  EXPECT_GT(t_operator_new_calls, creation_start);  // the counter does count: creation allocates
+  uint8_t scratch[64];
+  uint8_t slot[kSlotBytes];
+  bool all_ok = true;
+  size_t value_bytes = 0;
+  uint64_t before = t_operator_new_calls;
+  for (const std::vector<uint8_t>* record : {&v1, &v2}) {
+    DecodedRecord d = decode_record(record->data(), record->size(), kId);
+    HeaderDecode h = decode_header(record->data() + kHeaderOffset, record->size() - kHeaderOffset);
+    all_ok &= d.error == RecordError::kOk && h.error == RecordError::kOk;
+    MetadataReader reader(h.header.version, h.header.metadata, scratch);
+    std::string_view key;
+    std::string_view value;
+    while (reader.next(&key, &value) == MetadataReader::Result::kPair) value_bytes += value.size();
+    all_ok &= check_metadata(h.header.version, h.header.metadata) == RecordError::kOk;
+    CommitSlot next = d.state;
+    next.sequence += 1;
+    encode_slot(next, slot);
+    all_ok &= decode_slot(slot, &next);
+  }
+  uint64_t after = t_operator_new_calls;
+  EXPECT_EQ(after, before);
+  EXPECT_TRUE(all_ok);
+  EXPECT_EQ(value_bytes, 2u * (9 + 10));  // the pairs were really read, from both versions
 }
 
 // ---------------------------------------------------------------------------------------------
