@@ -272,11 +272,21 @@ void TusHandler::head_response(RequestContext& ctx, const UploadView& view,
     size_t third = scratch.size() / 3;
     char* out = reinterpret_cast<char*>(scratch.data() + 2 * third);
     size_t n = 0;
-    if (decoded.error != storage::RecordError::kOk ||
-        !format_metadata(decoded.header, scratch.subspan(third, third), out, third, &n)) {
+    if (decoded.error != storage::RecordError::kOk) {
       return error(ctx, 500, "cannot read the upload's metadata");
     }
-    if (n > 0) rb.header("Upload-Metadata", std::string_view(out, n));
+    if (decoded.header.version == storage::kFormatVersionV1) {
+      // A version 1 record kept the client's Upload-Metadata text, validated: as it was sent.
+      std::span<const uint8_t> text = decoded.header.metadata;
+      if (!text.empty()) {
+        rb.header("Upload-Metadata",
+                  std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+      }
+    } else if (!format_metadata(decoded.header, scratch.subspan(third, third), out, third, &n)) {
+      return error(ctx, 500, "cannot read the upload's metadata");
+    } else if (n > 0) {
+      rb.header("Upload-Metadata", std::string_view(out, n));
+    }
   }
   rb.header("Cache-Control", "no-store");
   rb.finish_no_content();
