@@ -100,6 +100,8 @@ class Connection {
 std::optional<Response> request(uint16_t port, std::string_view raw, bool head_request = false);
 
 // tus helpers (fresh connection each).
+// The raw POST that creates an upload of `length` bytes (no body).
+std::string tus_create_request(uint64_t length, std::string_view metadata = {});
 std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata = {});
 std::optional<Response> tus_patch(uint16_t port, const std::string& location, uint64_t offset,
                                   std::string_view data);
