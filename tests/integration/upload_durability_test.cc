@@ -422,7 +422,7 @@ TEST_F(Durability, CorruptRecordIsSetAsideAndTheServerStillStarts) {
   start();
   std::string good = tus_create(port_, 4);
   std::string bad = tus_create(port_, 4);
-  ASSERT_EQ(tus_patch(port_, good, 0, "good")->status, 204);
+  ASSERT_EQ(status_of(tus_patch(port_, good, 0, "good")), 204);
   server_->kill9();
   std::string rec = data_dir() + "/uploads/" + id_of(bad) + ".rec";
   {

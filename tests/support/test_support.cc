@@ -303,6 +303,12 @@ std::optional<uint64_t> head_offset(uint16_t port, const std::string& location) 
   return std::stoull(r->header("upload-offset"));
 }
 
+int status_of(const std::optional<Response>& response) { return response ? response->status : -1; }
+
+int exit_code_of(int wait_status) {
+  return wait_status != -1 && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+}
+
 uint64_t metric(uint16_t port, const std::string& name) {
   auto r = request(port, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
   if (!r || r->status != 200) throw std::runtime_error("GET /metrics failed");

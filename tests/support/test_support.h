@@ -109,6 +109,15 @@ std::optional<Response> tus_head(uint16_t port, const std::string& location);
 std::string patch_head(const std::string& location, uint64_t offset, uint64_t length);
 std::optional<uint64_t> head_offset(uint16_t port, const std::string& location);
 
+// A response's status, -1 when there was none: for assertions on a request made in place
+// (`ASSERT_EQ(status_of(tus_patch(...)), 204)`), where `->status` on an empty optional would
+// read whatever its storage held before.
+int status_of(const std::optional<Response>& response);
+
+// The exit code of a process from a wait status (std::system, waitpid), -1 when it did not exit
+// normally: WEXITSTATUS alone reads 0 for a process killed by a signal.
+int exit_code_of(int wait_status);
+
 // Reads a counter from /metrics.
 uint64_t metric(uint16_t port, const std::string& name);
 
