@@ -284,10 +284,22 @@ TEST_F(AccessControl, SighupReloadsTheTokenFile) {
       },
       10000));
   EXPECT_EQ(status(with(head_request(loc), bearer("rotated-1")), true), 200);
-  // So is a file that disappeared.
+  // So is a file that disappeared: wait for the second refusal in the log (a fixed sleep could
+  // check the tokens before the reload was even tried, and pass).
+  auto refusals = [&] {
+    std::string log = read_file(server_->stderr_path());
+    size_t n = 0;
+    for (size_t at = log.find("keeping the previous bearer tokens"); at != std::string::npos;
+         at = log.find("keeping the previous bearer tokens", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_EQ(refusals(), 1u);
   ASSERT_EQ(std::remove(token_file().c_str()), 0);
   ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(wait_until([&] { return refusals() == 2; }, 10000))
+      << "the reload of a missing token file was not refused";
   EXPECT_TRUE(server_->running());
   EXPECT_EQ(status(with(head_request(loc), bearer("rotated-1")), true), 200);
   // And a good file after that is taken.
