@@ -159,8 +159,10 @@ test('tus-js-client: upload, abort at ~50 %, resume with uploadUrl, verify bytes
   // --- 4. GET returns exactly the source bytes -----------------------------
   const res = await fetch(uploadUrl);
   assert.equal(res.status, 200, 'GET of a completed upload');
+  // ringestd frames every GET with Content-Length; a missing one must fail, not skip the check.
   const cl = res.headers.get('content-length');
-  if (cl !== null) assert.equal(Number(cl), FILE_SIZE, 'GET Content-Length');
+  assert.notEqual(cl, null, 'GET Content-Length present');
+  assert.equal(Number(cl), FILE_SIZE, 'GET Content-Length');
   const getHash = createHash('sha256');
   let getLen = 0;
   for await (const piece of res.body) {

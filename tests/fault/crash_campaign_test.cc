@@ -3,11 +3,13 @@
 // power loss (everything not fdatasync'd is dropped), SIGTERM mid-upload, and clients that
 // vanish or go half-open at random byte positions. Across all of it, no offset reported to a
 // client is ever larger than what the server reports after a restart, and every upload
-// completes byte-exact.
+// completes byte-exact. Each scenario runs once per upload protocol (tests/support/
+// upload_driver.h); the campaign with the real `ringest` client is that tus client's own.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -21,6 +23,7 @@
 #include <thread>
 
 #include "tests/support/test_support.h"
+#include "tests/support/upload_driver.h"
 
 namespace ringest::test {
 namespace {
@@ -43,13 +46,14 @@ int env_int(const char* name, int fallback) {
 // Every offset a server reported to a client, kept as the maximum per upload.
 class OffsetLog {
  public:
-  void reported(const std::string& loc, uint64_t offset) {
+  void reported(const UploadHandle& upload, uint64_t offset) {
     std::lock_guard lock(mu_);
-    uint64_t& max = max_[loc];
-    if (offset > max) max = offset;
+    auto [it, fresh] = max_.try_emplace(upload.url, upload, offset);
+    if (!fresh && offset > it->second.second) it->second.second = offset;
     ++count_;
   }
-  std::map<std::string, uint64_t> snapshot() {
+  // (upload, the largest offset reported for it), by URL.
+  std::map<std::string, std::pair<UploadHandle, uint64_t>> snapshot() {
     std::lock_guard lock(mu_);
     return max_;
   }
@@ -60,50 +64,63 @@ class OffsetLog {
 
  private:
   std::mutex mu_;
-  std::map<std::string, uint64_t> max_;
+  std::map<std::string, std::pair<UploadHandle, uint64_t>> max_;
   uint64_t count_ = 0;
 };
 
-// A resuming tus client: HEAD for the offset, PATCH the rest in chunks, start over on any
-// error (connection refused while the server is down, reset when it is killed).
+// A resuming client of any protocol: ask for the offset, append the rest in chunks, start over
+// on any error (connection refused while the server is down, reset when it is killed).
 struct ResumingClient {
+  const UploadDriver* driver;
   uint16_t port;
   OffsetLog* log;
   uint64_t chunk_bytes;
+  const std::atomic<bool>* stop = nullptr;  // when set, upload() gives up at once
+  std::atomic<int>* odd_answers = nullptr;  // answers the protocol does not define, if counted
 
   // Returns true once the whole upload is acknowledged, false if the deadline passed.
-  bool upload(const std::string& loc, const std::string& data, Clock::time_point deadline) {
-    while (Clock::now() < deadline) {
+  bool upload(const UploadHandle& upload, const std::string& data, Clock::time_point deadline) {
+    while (Clock::now() < deadline && !(stop && stop->load())) {
       try {
-        auto head = tus_head(port, loc);
-        if (!head || head->status != 200) {
+        std::optional<uint64_t> offset = driver->offset(port, upload);
+        if (!offset) {
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
           continue;
         }
-        uint64_t offset = std::stoull(head->header("upload-offset"));
-        log->reported(loc, offset);
-        if (offset == data.size()) return true;
-        uint64_t n = std::min<uint64_t>(chunk_bytes, data.size() - offset);
-        auto r = tus_patch(port, loc, offset, std::string_view(data).substr(offset, n));
-        if (r && (r->status == 204 || r->status == 409) && !r->header("upload-offset").empty()) {
-          log->reported(loc, std::stoull(r->header("upload-offset")));
+        log->reported(upload, *offset);
+        if (*offset == data.size()) return true;
+        if (*offset > data.size()) {
+          ADD_FAILURE() << upload.url << " reports offset " << *offset << " past its length";
+          return false;
         }
-      } catch (const std::exception&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // server is down
+        uint64_t n = std::min<uint64_t>(chunk_bytes, data.size() - *offset);
+        AppendOutcome r =
+            driver->append(port, upload, *offset, std::string_view(data).substr(*offset, n));
+        if ((r.kind == AppendOutcome::Kind::kAccepted ||
+             r.kind == AppendOutcome::Kind::kConflict) &&
+            r.offset) {
+          log->reported(upload, *r.offset);
+        }
+        if (r.kind == AppendOutcome::Kind::kOther && odd_answers) {
+          ++*odd_answers;
+          ADD_FAILURE() << upload.url << ": an append at " << *offset << " got " << r;
+        }
+      } catch (const std::runtime_error&) {  // Connection: the server is down
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }
     return false;
   }
 
-  std::string create(uint64_t size, Clock::time_point deadline) {
+  UploadHandle create(uint64_t size, Clock::time_point deadline) {
     while (Clock::now() < deadline) {
       try {
-        std::string loc = tus_create(port, size);
-        if (!loc.empty()) {
-          log->reported(loc, 0);
-          return loc;
+        UploadHandle upload = driver->create(port, size);
+        if (upload.valid()) {
+          log->reported(upload, 0);
+          return upload;
         }
-      } catch (const std::exception&) {
+      } catch (const std::runtime_error&) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -111,12 +128,13 @@ struct ResumingClient {
   }
 };
 
-std::string get_body(uint16_t port, const std::string& loc) {
-  auto r = request(port, "GET " + loc + " HTTP/1.1\r\nHost: t\r\n\r\n");
-  return r && r->status == 200 ? r->body : std::string("<GET failed>");
-}
+// Parameterized by protocol driver; the real-client campaign below is tus-only (it is that
+// client's test) and joins the same suite as a plain TEST_F, since gtest wants one fixture class
+// per suite name.
+class CrashCampaign : public DriverTest {};
 
-TEST(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
+TEST_P(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
+  const UploadDriver& d = driver();
   const int rounds = env_int("RINGEST_CAMPAIGN_ROUNDS", 20);
   const int clients = 8;
   const uint64_t size = 6 * kMiB;
@@ -128,29 +146,29 @@ TEST(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
 
   OffsetLog log;
   std::atomic<bool> stop_new{false};
-  std::atomic<int> completed{0}, verified{0}, unfinished{0};
+  std::atomic<int> completed{0}, verified{0}, unfinished{0}, odd_answers{0};
   const auto deadline = Clock::now() + std::chrono::seconds(60 + 3 * rounds);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      ResumingClient client{port, &log, 512 * 1024};
+      ResumingClient client{&d, port, &log, 512 * 1024, nullptr, &odd_answers};
       for (int n = 0; !stop_new.load(); ++n) {
         std::string data = random_bytes(size, 1000 * c + n);
-        std::string loc = client.create(size, deadline);
-        if (loc.empty() || !client.upload(loc, data, deadline)) {
+        UploadHandle upload = client.create(size, deadline);
+        if (!upload.valid() || !client.upload(upload, data, deadline)) {
           ++unfinished;
           return;
         }
         ++completed;
-        // Verify while the server may be killed again: retry until a GET answers.
+        // Verify while the server may be killed again: retry until a download answers.
         while (Clock::now() < deadline) {
-          std::string body;
+          std::optional<std::string> body;
           try {
-            body = get_body(port, loc);
-          } catch (const std::exception&) {
+            body = d.download(port, upload);
+          } catch (const std::runtime_error&) {  // the server is down
           }
-          if (body.size() == size) {
-            if (sha256_hex(body) == sha256_hex(data)) ++verified;
+          if (body && body->size() == size) {
+            if (sha256_hex(*body) == sha256_hex(data)) ++verified;
             break;
           }
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -169,15 +187,16 @@ TEST(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
       server->kill9();
       server = std::make_unique<Server>(dir.path() + "/data", args, port);
       server->start();
-      for (const auto& [loc, reported] : before) {
+      for (const auto& [url, entry] : before) {
+        const auto& [upload, reported] = entry;
         // A finished upload is checked after the first restart that follows; later rounds
         // only look at uploads still in progress (the checks would otherwise grow with time).
-        if (reported == size && !checked_complete.insert(loc).second) continue;
-        auto offset = head_offset(port, loc);
+        if (reported == size && !checked_complete.insert(url).second) continue;
+        std::optional<uint64_t> offset = d.offset(port, upload);
         ++checks;
         if (!offset || *offset < reported) {
           ++violations;
-          ADD_FAILURE() << "round " << round << ": " << loc << " was reported at " << reported
+          ADD_FAILURE() << "round " << round << ": " << url << " was reported at " << reported
                         << ", after restart " << (offset ? std::to_string(*offset) : "missing");
         }
       }
@@ -187,16 +206,20 @@ TEST(CrashCampaign, SigkillAtRandomMomentsWhileEightClientsUpload) {
   }
   stop_new = true;
   for (auto& t : threads) t.join();
-  std::printf("campaign: %d rounds, %d offset checks, %d violations, %llu offsets reported, "
-              "%d uploads completed, %d verified\n",
-              rounds, checks, violations, static_cast<unsigned long long>(log.count()),
-              completed.load(), verified.load());
+  std::printf(
+      "campaign (%s): %d rounds, %d offset checks, %d violations, %llu offsets "
+      "reported, %d uploads completed, %d verified\n",
+      d.name().c_str(), rounds, checks, violations, static_cast<unsigned long long>(log.count()),
+      completed.load(), verified.load());
   EXPECT_EQ(violations, 0);
   EXPECT_EQ(unfinished.load(), 0);
+  EXPECT_EQ(odd_answers.load(), 0);
   EXPECT_EQ(verified.load(), completed.load());
   EXPECT_GE(completed.load(), clients);
   EXPECT_GT(checks, rounds);
 }
+
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(CrashCampaign);
 
 #ifdef RINGEST_CLIENT_PATH
 // Max offset per upload URL from `ringest --log-offsets` files ("ms status method url offset").
@@ -220,7 +243,7 @@ std::map<std::string, uint64_t> offsets_in_logs(const std::vector<std::string>& 
 // The same campaign with the client users run: 8 `ringest upload` processes (retrying with
 // short backoff) upload again and again while the server is SIGKILLed at random moments; every
 // offset they were told (their --log-offsets files) must still be there after each restart.
-TEST(CrashCampaign, RealClientsResumeThroughSigkills) {
+TEST_F(CrashCampaign, RealClientsResumeThroughSigkills) {
   const int rounds = env_int("RINGEST_CAMPAIGN_ROUNDS", 20);
   const int clients = 8;
   const size_t size = 24 * kMiB;
@@ -286,15 +309,17 @@ TEST(CrashCampaign, RealClientsResumeThroughSigkills) {
   }
   stop = true;
   for (auto& t : threads) t.join();
-  // Every upload the clients finished is byte-exact on the server.
+  // Every upload the clients finished holds, byte for byte, the file of the client that sent it
+  // (matching any client's file would let two uploads trade contents unseen).
   int verified = 0, complete = 0;
-  std::set<std::string> sources;
-  for (const std::string& f : files) sources.insert(sha256_file(f));
-  for (const auto& [upload_url, offset] : offsets_in_logs(logs)) {
-    if (offset != size) continue;
-    ++complete;
-    if (sources.count(sha256_file(dir.path() + "/data/uploads/" + id_of(upload_url) + ".bin"))) {
-      ++verified;
+  for (int c = 0; c < clients; ++c) {
+    const std::string source = sha256_file(files[c]);
+    for (const auto& [upload_url, offset] : offsets_in_logs({logs[c]})) {
+      if (offset != size) continue;
+      ++complete;
+      if (sha256_file(dir.path() + "/data/uploads/" + id_of(upload_url) + ".bin") == source) {
+        ++verified;
+      }
     }
   }
   std::printf("real-client campaign: %d rounds, %d offset checks, %d violations, %d uploads "
@@ -305,6 +330,9 @@ TEST(CrashCampaign, RealClientsResumeThroughSigkills) {
   EXPECT_GE(uploads_done.load(), clients);
   EXPECT_EQ(verified, complete);
   EXPECT_GE(complete, uploads_done.load());
+  // Offsets were checked in most rounds: logs that stayed empty until the end would otherwise
+  // pass every round without a single check.
+  EXPECT_GT(checks, rounds);
 }
 #endif
 
@@ -312,32 +340,53 @@ TEST(CrashCampaign, RealClientsResumeThroughSigkills) {
 // is durable (synclog); after SIGKILL the test throws away everything that log does not cover:
 // data bytes past the last durable commit are overwritten with garbage, and record slots newer
 // than the last durable sequence are erased. Offsets reported to clients must survive.
-TEST(PowerLoss, UnsyncedBytesDroppedAfterACrashLoseNothingAcknowledged) {
+class PowerLoss : public DriverTest {};
+
+TEST_P(PowerLoss, UnsyncedBytesDroppedAfterACrashLoseNothingAcknowledged) {
+  const UploadDriver& d = driver();
   TempDir dir;
   const std::string synclog = dir.path() + "/synclog";
+  const std::string data_dir = dir.path() + "/data";
   const uint16_t port = free_port();
   const uint64_t size = 8 * kMiB;
   auto server = std::make_unique<Server>(
-      dir.path() + "/data",
+      data_dir,
       std::vector<std::string>{"--checkpoint-bytes", "256K", "--fault-plan", "synclog=" + synclog},
       port);
   server->start();
   OffsetLog log;
-  std::vector<std::string> locs(4), data(4);
+  std::vector<UploadHandle> uploads(4);
+  std::vector<std::string> data(4);
+  std::atomic<bool> crashed{false};
   std::vector<std::thread> threads;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(400);
   for (int i = 0; i < 4; ++i) {
     data[i] = random_bytes(size, 77 + i);
     threads.emplace_back([&, i] {
-      ResumingClient client{port, &log, 256 * 1024};
-      locs[i] = client.create(size, deadline + std::chrono::seconds(5));
-      client.upload(locs[i], data[i], deadline);  // stops at the deadline, mid-upload
+      ResumingClient client{&d, port, &log, 256 * 1024, &crashed};
+      uploads[i] = client.create(size, Clock::now() + std::chrono::seconds(5));
+      client.upload(uploads[i], data[i], Clock::now() + std::chrono::seconds(30));
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  server->kill9();  // the crash happens while requests are in flight
+  // The crash happens while requests are in flight, once every upload has an acknowledged
+  // offset past 0 (so there is something to lose) and long before any can finish.
+  auto acknowledged_everywhere = [&] {
+    auto reported = log.snapshot();
+    if (reported.size() < uploads.size()) return false;
+    for (const auto& [url, entry] : reported) {
+      if (entry.second == 0) return false;
+    }
+    return true;
+  };
+  for (auto until = Clock::now() + std::chrono::seconds(20);
+       !acknowledged_everywhere() && Clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  server->kill9();
+  crashed = true;
   for (auto& t : threads) t.join();
   auto acknowledged = log.snapshot();
+  ASSERT_TRUE(acknowledged_everywhere())
+      << "no acknowledged bytes to lose: the test proves nothing";
 
   // What the log says became durable, per upload id.
   std::map<std::string, std::pair<uint64_t, uint64_t>> durable;  // id -> (sequence, offset)
@@ -345,57 +394,82 @@ TEST(PowerLoss, UnsyncedBytesDroppedAfterACrashLoseNothingAcknowledged) {
   std::string word, id;
   uint64_t seq, offset;
   while (lines >> word >> id >> seq >> offset) durable[id] = {seq, offset};
+  bool dropped_something = false;
   for (int i = 0; i < 4; ++i) {
-    ASSERT_FALSE(locs[i].empty());
-    const std::string uploads = dir.path() + "/data/uploads/" + id_of(locs[i]);
-    ASSERT_TRUE(durable.count(id_of(locs[i])));
-    auto [last_seq, last_offset] = durable[id_of(locs[i])];
-    std::fstream bin(uploads + ".bin", std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(uploads[i].valid());
+    const std::string upload_id = d.upload_id(uploads[i]);
+    ASSERT_TRUE(durable.count(upload_id)) << upload_id << " has no durable commit in the synclog";
+    auto [last_seq, last_offset] = durable[upload_id];
+    ASSERT_LE(last_offset, size);
+    dropped_something |= last_offset < size;
+    std::fstream bin(d.data_file(data_dir, uploads[i]),
+                     std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(bin.is_open()) << d.data_file(data_dir, uploads[i]);
     bin.seekp(static_cast<std::streamoff>(last_offset));
     std::string garbage(size - last_offset, '\xAB');
     bin.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
     bin.close();
-    std::fstream rec(uploads + ".rec", std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_FALSE(bin.fail()) << "the unsynced data bytes were not overwritten";
+    // The record's two 512-byte commit slots, each with its sequence at byte 8.
+    std::fstream rec(d.record_file(data_dir, uploads[i]),
+                     std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(rec.is_open()) << d.record_file(data_dir, uploads[i]);
+    uint64_t newest_seq = 0;
     for (int slot = 0; slot < 2; ++slot) {
       uint64_t slot_seq = 0;
       rec.seekg(slot * 512 + 8);
       rec.read(reinterpret_cast<char*>(&slot_seq), 8);
+      ASSERT_TRUE(rec.good()) << "cannot read commit slot " << slot;
+      newest_seq = std::max(newest_seq, slot_seq);
       if (slot_seq > last_seq) {
         std::string zero(512, '\0');
         rec.seekp(slot * 512);
         rec.write(zero.data(), 512);
+        ASSERT_TRUE(rec.good()) << "cannot erase commit slot " << slot;
       }
     }
+    // A misread slot layout would erase nothing and silently skip the power cut.
+    EXPECT_GE(newest_seq, last_seq) << "the record holds no slot as new as the synclog's last";
+    EXPECT_LE(newest_seq, last_seq + 2) << "a slot sequence far past the synclog's last";
   }
-  server = std::make_unique<Server>(dir.path() + "/data", std::vector<std::string>{}, port);
+  EXPECT_TRUE(dropped_something) << "every upload had finished: nothing unsynced was dropped";
+  server = std::make_unique<Server>(data_dir, std::vector<std::string>{}, port);
   server->start();
   for (int i = 0; i < 4; ++i) {
-    auto after = head_offset(port, locs[i]);
-    ASSERT_TRUE(after) << locs[i];
-    EXPECT_GE(*after, acknowledged[locs[i]]) << "acknowledged offset lost in the power cut";
-    EXPECT_EQ(read_file(dir.path() + "/data/uploads/" + id_of(locs[i]) + ".bin").substr(0, *after),
+    auto after = d.offset(port, uploads[i]);
+    ASSERT_TRUE(after) << uploads[i].url;
+    EXPECT_GE(*after, acknowledged[uploads[i].url].second)
+        << "acknowledged offset lost in the power cut";
+    EXPECT_EQ(read_file(d.data_file(data_dir, uploads[i])).substr(0, *after),
               data[i].substr(0, *after));
-    ResumingClient client{port, &log, 4 * kMiB};
-    ASSERT_TRUE(client.upload(locs[i], data[i], Clock::now() + std::chrono::seconds(30)));
-    EXPECT_EQ(sha256_hex(get_body(port, locs[i])), sha256_hex(data[i]));
+    ResumingClient client{&d, port, &log, 4 * kMiB};
+    ASSERT_TRUE(client.upload(uploads[i], data[i], Clock::now() + std::chrono::seconds(30)));
+    EXPECT_EQ(download_sha256(d, port, uploads[i]), sha256_hex(data[i]));
   }
 }
 
-TEST(GracefulShutdown, SigtermCommitsWhatArrivedAndExitsInTime) {
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(PowerLoss);
+
+class GracefulShutdown : public DriverTest {};
+
+TEST_P(GracefulShutdown, SigtermCommitsWhatArrivedAndExitsInTime) {
+  const UploadDriver& d = driver();
   TempDir dir;
   auto server = std::make_unique<Server>(
       dir.path() + "/data", std::vector<std::string>{"--shutdown-timeout-ms", "3000"});
   server->start();
   const uint16_t port = server->port();
   const uint64_t size = 8 * kMiB;
-  std::vector<std::string> locs, data;
+  std::vector<UploadHandle> uploads;
+  std::vector<std::string> data;
   std::vector<std::unique_ptr<Connection>> stalled;
   const uint64_t sent[4] = {1 * kMiB, 3 * kMiB + 17, 5 * kMiB, 7 * kMiB + 4095};
   for (int i = 0; i < 4; ++i) {
     data.push_back(random_bytes(size, 300 + i));
-    locs.push_back(tus_create(port, size));
+    uploads.push_back(d.create(port, size));
+    ASSERT_TRUE(uploads[i].valid());
     stalled.push_back(std::make_unique<Connection>(port));
-    ASSERT_TRUE(stalled.back()->send_all(patch_head(locs[i], 0, size)));
+    ASSERT_TRUE(stalled.back()->send_all(d.append_head(uploads[i], 0, size)));
     ASSERT_TRUE(stalled.back()->send_all(data[i].data(), sent[i]));
   }
   uint64_t total = sent[0] + sent[1] + sent[2] + sent[3];
@@ -413,15 +487,22 @@ TEST(GracefulShutdown, SigtermCommitsWhatArrivedAndExitsInTime) {
   server = std::make_unique<Server>(dir.path() + "/data");
   server->start();
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(head_offset(server->port(), locs[i]), sent[i]) << "upload " << i;
-    auto r = tus_patch(server->port(), locs[i], sent[i], std::string_view(data[i]).substr(sent[i]));
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 204);
-    EXPECT_EQ(sha256_hex(get_body(server->port(), locs[i])), sha256_hex(data[i]));
+    const uint64_t committed = d.offset_after_cut(0, sent[i]);
+    EXPECT_EQ(d.offset(server->port(), uploads[i]), committed) << "upload " << i;
+    AppendOutcome r = d.append(server->port(), uploads[i], committed,
+                               std::string_view(data[i]).substr(committed));
+    EXPECT_EQ(r.kind, AppendOutcome::Kind::kAccepted) << r;
+    EXPECT_EQ(download_sha256(d, server->port(), uploads[i]), sha256_hex(data[i]))
+        << "upload " << i;
   }
 }
 
-TEST(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(GracefulShutdown);
+
+class VanishingClients : public DriverTest {};
+
+TEST_P(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
+  const UploadDriver& d = driver();
   TempDir dir;
   Server server(dir.path() + "/data");
   server.start();
@@ -431,44 +512,55 @@ TEST(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
   for (int i = 0; i < 12; ++i) {
     const bool half_open = i % 2 == 1;
     std::string data = random_bytes(size, 500 + i);
-    std::string loc = tus_create(port, size);
+    UploadHandle upload = d.create(port, size);
+    ASSERT_TRUE(upload.valid());
     const uint64_t cut = rng() % size;
+    const uint64_t kept = d.offset_after_cut(0, cut);
     auto client = std::make_unique<Connection>(port);
-    ASSERT_TRUE(client->send_all(patch_head(loc, 0, size)));
+    ASSERT_TRUE(client->send_all(d.append_head(upload, 0, size)));
     ASSERT_TRUE(client->send_all(data.data(), cut));
     if (!half_open) {
       client->close_now();  // gone; the server keeps what arrived
       auto until = Clock::now() + std::chrono::seconds(10);
-      while (head_offset(port, loc) != cut && Clock::now() < until) {
+      while (d.offset(port, upload) != kept && Clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      EXPECT_EQ(head_offset(port, loc), cut) << "closed after " << cut << " bytes";
+      EXPECT_EQ(d.offset(port, upload), kept) << "closed after " << cut << " bytes";
     }
-    // Resume as a real client would: ask, send, and follow a 409's Upload-Offset (a half-open
+    // Resume as a real client would: ask, send, and follow a conflict's offset (a half-open
     // request is cut off by the new one and its bytes committed first).
-    uint64_t offset = *head_offset(port, loc);
+    std::optional<uint64_t> start = d.offset(port, upload);
+    ASSERT_TRUE(start) << "upload " << i;
+    uint64_t offset = *start;
     bool done = false;
     int lost = 0;
     for (int attempt = 0; attempt < 6 && !done; ++attempt) {
-      auto r = tus_patch(port, loc, offset, std::string_view(data).substr(offset));
-      if (!r) {
+      AppendOutcome r = d.append(port, upload, offset, std::string_view(data).substr(offset));
+      if (r.kind == AppendOutcome::Kind::kNoResponse) {
         // Known, not yet explained: under heavy parallel load the early 409 to a request that
         // takes over a half-open one is sometimes lost with its connection (seen since before
         // the splice and timeout work). A real client asks for the offset and sends again.
         ++lost;
-        auto now = head_offset(port, loc);
+        auto now = d.offset(port, upload);
         ASSERT_TRUE(now);
         offset = *now;
         continue;
       }
-      if (r->status == 204) {
+      if (r.kind == AppendOutcome::Kind::kAccepted) {
         done = true;
+        EXPECT_TRUE(answer_offset_is(d, r, size)) << "upload " << i;
       } else {
-        ASSERT_EQ(r->status, 409);
-        offset = std::stoull(r->header("upload-offset"));
+        ASSERT_EQ(r.kind, AppendOutcome::Kind::kConflict) << r;
+        if (d.traits().offset_in_answers) {
+          offset = *r.offset;
+        } else {
+          auto now = d.offset(port, upload);
+          ASSERT_TRUE(now);
+          offset = *now;
+        }
         // The cut-off request commits what the server had read; bytes still queued in the
         // socket when it was cut off are not acknowledged, and the client sends them again.
-        EXPECT_LE(offset, cut);
+        EXPECT_LE(offset, kept);
       }
     }
     EXPECT_TRUE(done);
@@ -476,9 +568,11 @@ TEST(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
     if (half_open) {
       EXPECT_TRUE(client->closed_by_peer(2000));
     }
-    EXPECT_EQ(sha256_hex(get_body(port, loc)), sha256_hex(data)) << "upload " << i;
+    EXPECT_EQ(download_sha256(d, port, upload), sha256_hex(data)) << "upload " << i;
   }
 }
+
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(VanishingClients);
 
 }  // namespace
 }  // namespace ringest::test

@@ -3,7 +3,7 @@
 // behind, uploads created earlier still complete (their space was reserved at creation), and
 // after space is freed new uploads work again. (ENOSPC in the middle of a PATCH, which
 // reservation prevents on a real disk, is covered through the fault seam in
-// fault_injection_test.cc.)
+// fault_injection_test.cc.) Runs once per upload protocol (tests/support/upload_driver.h).
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "tests/support/test_support.h"
+#include "tests/support/upload_driver.h"
 
 namespace ringest::test {
 namespace {
@@ -31,7 +32,7 @@ int count_entries(const std::string& path) {
   return n;
 }
 
-class DiskFull : public ::testing::Test {
+class DiskFull : public DriverTest {
  protected:
   void SetUp() override {
     mount_point_ = dir_.path() + "/small";
@@ -53,14 +54,15 @@ class DiskFull : public ::testing::Test {
   std::unique_ptr<Server> server_;
 };
 
-TEST_F(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
+TEST_P(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
+  const UploadDriver& d = driver();
   const std::string data_dir = mount_point_ + "/data";
   server_ = std::make_unique<Server>(data_dir);
   server_->start();
   const uint16_t port = server_->port();
   std::string a_data = random_bytes(16 * kMiB, 1);
-  std::string a = tus_create(port, a_data.size());
-  ASSERT_FALSE(a.empty());
+  UploadHandle a = d.create(port, a_data.size());
+  ASSERT_TRUE(a.valid());
   // Fill what is left of the filesystem.
   const std::string filler = mount_point_ + "/filler";
   {
@@ -72,28 +74,27 @@ TEST_F(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
     std::fclose(f);
   }
   const int entries_before = count_entries(data_dir + "/uploads");
-  auto r = request(port,
-                   "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: " +
-                       std::to_string(8 * kMiB) + "\r\n\r\n");
+  auto r = request(port, d.create_request(8 * kMiB));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 507);
+  EXPECT_FALSE(d.created(r, 8 * kMiB).valid());
   EXPECT_EQ(count_entries(data_dir + "/uploads"), entries_before) << "a refused upload left files";
   // The upload created before the disk filled up has its space and completes.
-  auto p = tus_patch(port, a, 0, a_data);
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->status, 204);
-  EXPECT_EQ(head_offset(port, a), a_data.size());
+  AppendOutcome p = d.append(port, a, 0, a_data);
+  EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
+  EXPECT_EQ(d.offset(port, a), a_data.size());
   // Space freed: new uploads work again.
   ASSERT_EQ(unlink(filler.c_str()), 0);
   std::string b_data = random_bytes(8 * kMiB, 2);
-  std::string b = tus_create(port, b_data.size());
-  ASSERT_FALSE(b.empty());
-  p = tus_patch(port, b, 0, b_data);
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->status, 204);
-  EXPECT_EQ(sha256_file(data_dir + "/uploads/" + id_of(a) + ".bin"), sha256_hex(a_data));
-  EXPECT_EQ(sha256_file(data_dir + "/uploads/" + id_of(b) + ".bin"), sha256_hex(b_data));
+  UploadHandle b = d.create(port, b_data.size());
+  ASSERT_TRUE(b.valid());
+  p = d.append(port, b, 0, b_data);
+  EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
+  EXPECT_EQ(sha256_file(d.data_file(data_dir, a)), sha256_hex(a_data));
+  EXPECT_EQ(sha256_file(d.data_file(data_dir, b)), sha256_hex(b_data));
 }
+
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(DiskFull);
 
 }  // namespace
 }  // namespace ringest::test

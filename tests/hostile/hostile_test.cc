@@ -736,10 +736,12 @@ class Matrix {
                                           data_dir_ + "/uploads",
                                           data_dir_ + "/quarantine"};
     std::error_code ec;
+    bool saw_uploads_dir = false;
     for (auto it = fs::recursive_directory_iterator(root_, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) break;
       std::string path = it->path().string();
+      saw_uploads_dir |= path == data_dir_ + "/uploads";
       if (layout.count(path)) continue;
       if (it->path().parent_path() == fs::path(data_dir_ + "/uploads")) {
         std::string file = it->path().filename().string();
@@ -749,6 +751,10 @@ class Matrix {
       }
       stray.push_back(escape_bytes(path));
     }
+    // A walk that failed, or never reached the data directory, saw nothing: no strays then
+    // would prove nothing.
+    if (ec) stray.push_back("cannot list " + root_ + ": " + ec.message());
+    if (!saw_uploads_dir) stray.push_back("the walk never reached " + data_dir_ + "/uploads");
     // The server's working directory is the test's: a path escaping the data directory
     // entirely would land there or at the filesystem root.
     for (const char* name : {"hostile-pwned", "/hostile-pwned", "/tmp/hostile-pwned"}) {

@@ -367,6 +367,7 @@ TEST_F(ClientTest, RetriesThroughAServerRestart) {
   // Every offset the server reported is durable, so none is ever lower than an earlier one,
   // across the kill; and the client asked (HEAD) before resending.
   std::vector<LogLine> lines = read_log(log);
+  ASSERT_FALSE(lines.empty());
   EXPECT_GE(count_method(lines, "HEAD"), 1u);
   for (size_t i = 1; i < lines.size(); ++i) {
     EXPECT_GE(lines[i].offset, lines[i - 1].offset) << "line " << i;

@@ -1,6 +1,7 @@
 // Slow, silent and greedy clients against the real ringestd: each kind gets 408 (or 503) and
 // is closed, what a slow body delivered is committed, and none of them holds the pool slots
-// that other clients need.
+// that other clients need. The tests with uploads in them run once per upload protocol
+// (tests/support/upload_driver.h); the pure HTTP ones once.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,11 +15,14 @@
 #include <vector>
 
 #include "tests/support/test_support.h"
+#include "tests/support/upload_driver.h"
 
 namespace ringest::test {
 namespace {
 
-class SlowClients : public ::testing::Test {
+// Parameterized by protocol driver for the tests with uploads (TEST_P); the pure HTTP ones are
+// TEST_F on the same fixture (gtest wants one fixture class per suite) and never use driver().
+class SlowClients : public DriverTest {
  protected:
   void start(std::vector<std::string> args) {
     server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args));
@@ -96,56 +100,62 @@ TEST_F(SlowClients, KeepAliveWithinTheIdleTimeoutIsServed) {
   }
 }
 
-TEST_F(SlowClients, SlowBodyGets408AndWhatArrivedIsCommitted) {
+TEST_P(SlowClients, SlowBodyGets408AndWhatArrivedIsCommitted) {
+  const UploadDriver& d = driver();
   start({"--min-body-rate", "1M", "--body-rate-window", "300ms"});
-  std::string location = tus_create(port_, 1 << 20);
   std::string data = random_bytes(1 << 20, 7);
+  UploadHandle upload = d.create(port_, data.size());
+  ASSERT_TRUE(upload.valid());
+  const uint64_t kept = d.offset_after_cut(0, 10000);
   Connection c(port_, 10000);
-  ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+  ASSERT_TRUE(c.send_all(d.append_head(upload, 0, data.size())));
   ASSERT_TRUE(c.send_all(data.substr(0, 10000)));  // then nothing
-  auto r = c.read_response();
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 408);
-  EXPECT_EQ(r->header("upload-offset"), "10000");
-  EXPECT_EQ(head_offset(port_, location), 10000u);
+  AppendOutcome r = d.interpret_append(c.read_response());
+  EXPECT_EQ(r.status, 408) << r;
+  EXPECT_EQ(r.kind, AppendOutcome::Kind::kRefused) << r;
+  EXPECT_TRUE(answer_offset_is(d, r, kept));
+  EXPECT_EQ(d.offset(port_, upload), kept);
   // The client resumes from there.
-  auto p = tus_patch(port_, location, 10000, data.substr(10000));
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->status, 204);
-  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
-            sha256_hex(data));
+  AppendOutcome p = d.append(port_, upload, kept, data.substr(kept));
+  EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
+  EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), upload)), sha256_hex(data));
 }
 
-TEST_F(SlowClients, SteadyBodyAboveTheMinimumRateIsNotCutOff) {
+TEST_P(SlowClients, SteadyBodyAboveTheMinimumRateIsNotCutOff) {
   // 4 KiB every 100 ms is 40 KiB/s, above a 16 KiB/s minimum over 300 ms windows.
+  const UploadDriver& d = driver();
   start({"--min-body-rate", "16K", "--body-rate-window", "300ms"});
   std::string data = random_bytes(64 << 10, 8);
-  std::string location = tus_create(port_, data.size());
+  UploadHandle upload = d.create(port_, data.size());
+  ASSERT_TRUE(upload.valid());
   Connection c(port_, 10000);
-  ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+  ASSERT_TRUE(c.send_all(d.append_head(upload, 0, data.size())));
   for (size_t at = 0; at < data.size(); at += 4096) {
     ASSERT_TRUE(c.send_all(data.substr(at, 4096)));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto r = c.read_response();
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 204);
-  EXPECT_EQ(r->header("upload-offset"), std::to_string(data.size()));
+  AppendOutcome r = d.interpret_append(c.read_response());
+  EXPECT_EQ(r.kind, AppendOutcome::Kind::kAccepted) << r;
+  EXPECT_TRUE(answer_offset_is(d, r, data.size()));
 }
 
-TEST_F(SlowClients, StalledHeadsAndTricklingBodiesHoldNoPoolSlots) {
+TEST_P(SlowClients, StalledHeadsAndTricklingBodiesHoldNoPoolSlots) {
   // One reactor with 4 slots of 64 KiB. Twelve half-sent heads and twelve bodies that sent a
   // few bytes and paused would hold every slot if waiting held one; a fast 8 MiB upload must
   // still go through, and then the paused ones finish with exact content.
+  const UploadDriver& d = driver();
   start({"--threads", "1", "--buffers", "4", "--buffer-bytes", "64K", "--buffers-per-connection",
          "1", "--max-head-bytes", "8K"});
+  // Creation requests cut after their request line; the rest comes at the end.
+  const std::string creation = d.create_request(3);
+  const size_t head_cut = creation.find("\r\n") + 2;
   std::vector<std::unique_ptr<Connection>> heads;
   for (int i = 0; i < 12; ++i) {
     heads.push_back(std::make_unique<Connection>(port_, 30000));
-    ASSERT_TRUE(heads.back()->send_all("POST /files/ HTTP/1.1\r\nHost: x\r\n"));
+    ASSERT_TRUE(heads.back()->send_all(creation.substr(0, head_cut)));
   }
   struct Trickle {
-    std::string location;
+    UploadHandle upload;
     std::string data;
     std::unique_ptr<Connection> c;
   };
@@ -153,60 +163,59 @@ TEST_F(SlowClients, StalledHeadsAndTricklingBodiesHoldNoPoolSlots) {
   for (int i = 0; i < 12; ++i) {
     Trickle t;
     t.data = random_bytes(10000 + static_cast<size_t>(i) * 777, 100 + static_cast<uint64_t>(i));
-    t.location = tus_create(port_, t.data.size());
+    t.upload = d.create(port_, t.data.size());
+    ASSERT_TRUE(t.upload.valid());
     t.c = std::make_unique<Connection>(port_, 30000);
-    ASSERT_TRUE(t.c->send_all(patch_head(t.location, 0, t.data.size())));
+    ASSERT_TRUE(t.c->send_all(d.append_head(t.upload, 0, t.data.size())));
     ASSERT_TRUE(t.c->send_all(t.data.substr(0, 100)));
     trickles.push_back(std::move(t));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::string big = random_bytes(8 << 20, 9);
-  std::string location = tus_create(port_, big.size());
-  auto p = tus_patch(port_, location, 0, big);
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->status, 204);
-  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
-            sha256_hex(big));
+  UploadHandle big_upload = d.create(port_, big.size());
+  ASSERT_TRUE(big_upload.valid());
+  AppendOutcome p = d.append(port_, big_upload, 0, big);
+  EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
+  EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), big_upload)), sha256_hex(big));
   for (Trickle& t : trickles) {
     ASSERT_TRUE(t.c->send_all(t.data.substr(100)));
-    auto r = t.c->read_response();
-    ASSERT_TRUE(r.has_value());
-    EXPECT_EQ(r->status, 204);
-    EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(t.location) + ".bin"),
-              sha256_hex(t.data));
+    AppendOutcome r = d.interpret_append(t.c->read_response());
+    EXPECT_EQ(r.kind, AppendOutcome::Kind::kAccepted) << r;
+    EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), t.upload)), sha256_hex(t.data));
   }
   for (auto& h : heads) {
-    ASSERT_TRUE(h->send_all("Tus-Resumable: 1.0.0\r\nUpload-Length: 3\r\n\r\n"));
+    ASSERT_TRUE(h->send_all(creation.substr(head_cut)));
     auto r = h->read_response();
     ASSERT_TRUE(r.has_value());
-    EXPECT_EQ(r->status, 201);
+    EXPECT_TRUE(d.created(r, 3).valid()) << "status " << r->status;
   }
 }
 
-TEST_F(SlowClients, PausedBodyThatDisconnectsKeepsItsBytes) {
+TEST_P(SlowClients, PausedBodyThatDisconnectsKeepsItsBytes) {
   // A slow client's partial block waits in the connection's stash without a slot; when the
   // client goes away, those bytes are committed all the same.
+  const UploadDriver& d = driver();
   start({});
   std::string data = random_bytes(100000, 11);
-  std::string location = tus_create(port_, data.size());
+  UploadHandle upload = d.create(port_, data.size());
+  ASSERT_TRUE(upload.valid());
+  const uint64_t kept = d.offset_after_cut(0, 1234);
   {
     Connection c(port_, 10000);
-    ASSERT_TRUE(c.send_all(patch_head(location, 0, data.size())));
+    ASSERT_TRUE(c.send_all(d.append_head(upload, 0, data.size())));
     ASSERT_TRUE(c.send_all(data.substr(0, 1234)));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }  // closed
   std::optional<uint64_t> offset;
   for (int i = 0; i < 100; ++i) {
-    offset = head_offset(port_, location);
-    if (offset == 1234u) break;
+    offset = d.offset(port_, upload);
+    if (offset == kept) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(offset, 1234u);
-  auto p = tus_patch(port_, location, 1234, data.substr(1234));
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->status, 204);
-  EXPECT_EQ(sha256_file(server_->data_dir() + "/uploads/" + id_of(location) + ".bin"),
-            sha256_hex(data));
+  EXPECT_EQ(offset, kept);
+  AppendOutcome p = d.append(port_, upload, kept, data.substr(kept));
+  EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
+  EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), upload)), sha256_hex(data));
 }
 
 TEST_F(SlowClients, ConnectionsBeyondTheLimitGet503) {
@@ -271,15 +280,16 @@ TEST_F(SlowClients, RunningOutOfDescriptorsBacksOffInsteadOfSpinning) {
   EXPECT_LE(warnings, 5) << "accept failures are logged at most once a second";
 }
 
-TEST_F(SlowClients, ResponseTheClientNeverReadsIsCutOff) {
+TEST_P(SlowClients, ResponseTheClientNeverReadsIsCutOff) {
+  const UploadDriver& d = driver();
   start({"--idle-timeout", "500ms"});
   std::string data = random_bytes(16 << 20, 12);
-  std::string location = tus_create(port_, data.size());
-  auto p = tus_patch(port_, location, 0, data);
-  ASSERT_TRUE(p.has_value());
-  ASSERT_EQ(p->status, 204);
+  UploadHandle upload = d.create(port_, data.size());
+  ASSERT_TRUE(upload.valid());
+  AppendOutcome p = d.append(port_, upload, 0, data);
+  ASSERT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;
   Connection c(port_, 10000);
-  ASSERT_TRUE(c.send_all("GET " + location + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.send_all(d.download_request(upload)));
   uint64_t before = metric(port_, "ringest_timeouts_total");
   uint64_t after = before;
   for (int i = 0; i < 100 && after == before; ++i) {
@@ -288,6 +298,8 @@ TEST_F(SlowClients, ResponseTheClientNeverReadsIsCutOff) {
   }
   EXPECT_GT(after, before);
 }
+
+RINGEST_INSTANTIATE_FOR_EVERY_DRIVER(SlowClients);
 
 }  // namespace
 }  // namespace ringest::test

@@ -264,12 +264,15 @@ std::optional<Response> request(uint16_t port, std::string_view raw, bool head_r
   return c.read_response(head_request);
 }
 
-std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata) {
+std::string tus_create_request(uint64_t length, std::string_view metadata) {
   std::string req = "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Length: " +
                     std::to_string(length) + "\r\n";
   if (!metadata.empty()) req += "Upload-Metadata: " + std::string(metadata) + "\r\n";
-  req += "Content-Length: 0\r\n\r\n";
-  auto r = request(port, req);
+  return req + "Content-Length: 0\r\n\r\n";
+}
+
+std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata) {
+  auto r = request(port, tus_create_request(length, metadata));
   if (!r || r->status != 201) return {};
   return r->header("location");
 }
@@ -298,6 +301,12 @@ std::optional<uint64_t> head_offset(uint16_t port, const std::string& location) 
   auto r = tus_head(port, location);
   if (!r || r->status != 200 || r->header("upload-offset").empty()) return std::nullopt;
   return std::stoull(r->header("upload-offset"));
+}
+
+int status_of(const std::optional<Response>& response) { return response ? response->status : -1; }
+
+int exit_code_of(int wait_status) {
+  return wait_status != -1 && WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
 }
 
 uint64_t metric(uint16_t port, const std::string& name) {

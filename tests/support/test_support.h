@@ -100,12 +100,38 @@ class Connection {
 std::optional<Response> request(uint16_t port, std::string_view raw, bool head_request = false);
 
 // tus helpers (fresh connection each).
+// The raw POST that creates an upload of `length` bytes (no body).
+std::string tus_create_request(uint64_t length, std::string_view metadata = {});
 std::string tus_create(uint16_t port, uint64_t length, std::string_view metadata = {});
 std::optional<Response> tus_patch(uint16_t port, const std::string& location, uint64_t offset,
                                   std::string_view data);
 std::optional<Response> tus_head(uint16_t port, const std::string& location);
 std::string patch_head(const std::string& location, uint64_t offset, uint64_t length);
 std::optional<uint64_t> head_offset(uint16_t port, const std::string& location);
+
+// A response's status, -1 when there was none: for assertions on a request made in place
+// (`ASSERT_EQ(status_of(tus_patch(...)), 204)`), where `->status` on an empty optional would
+// read whatever its storage held before.
+int status_of(const std::optional<Response>& response);
+
+// The exit code of a process from a wait status (std::system, waitpid), -1 when it did not exit
+// normally: WEXITSTATUS alone reads 0 for a process killed by a signal.
+int exit_code_of(int wait_status);
+
+// True in the AddressSanitizer build (tools/build.sh asan), where ringestd's allocation counter
+// is off because the sanitizer owns malloc. Tests of that counter check it against this.
+// (RINGEST_SANITIZE compiles everything, the tests too, with -fsanitize=address.)
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
 
 // Reads a counter from /metrics.
 uint64_t metric(uint16_t port, const std::string& name);
