@@ -249,9 +249,10 @@ class HttpConnection final : public CompletionHandler,
   uint32_t send_len_ = 0;
   uint32_t send_pos_ = 0;
   const char* send_ptr_ = nullptr;
-  bool body_follows_ = false;  // the head just sent is followed by an UploadReader's bytes
-  uint64_t stream_from_ = 0;
-  uint64_t stream_to_ = 0;
+  // A response body from an UploadReader: its head goes out with the first chunk read.
+  bool head_sent_ = false;
+  const char* chunk_ptr_ = nullptr;
+  uint32_t chunk_len_ = 0;
 };
 
 }  // namespace ringest::http

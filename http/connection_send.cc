@@ -55,17 +55,22 @@ void HttpConnection::send(ResponseBuilder& rb) {
     rb.header("Connection", "close");
     rb.finish("response too large\n");
     close_after_response_ = true;
-    body_follows_ = false;
   }
   send_len_ = static_cast<uint32_t>(rb.size());
   send_response(close_after_response_);
 }
 
 void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, uint64_t to) {
-  body_follows_ = !head_request_ && from < to && rb.ok();
-  stream_from_ = from;
-  stream_to_ = to;
-  send(rb);
+  if (head_request_ || from >= to || !rb.ok()) {
+    send(rb);
+    return;
+  }
+  // The file is opened (and its first bytes read) before the head goes out, so a file that
+  // cannot be read gets an error answer rather than a 200 cut short.
+  send_len_ = static_cast<uint32_t>(rb.size());
+  state_ = State::kStreaming;
+  head_sent_ = false;
+  reader_.start(*upload_, from, to, this);
 }
 
 void HttpConnection::send_interim(ResponseBuilder& rb) {
@@ -86,7 +91,7 @@ void HttpConnection::send_response(bool close_after) {
   set_timer(Timer::kSend, context_->config->idle_timeout_ms);
   send_ptr_ = memory_.response;
   send_pos_ = 0;
-  state_ = State::kSending;
+  if (state_ != State::kStreaming) state_ = State::kSending;
   if (continue_pending_ || interim_pending_) {
     response_waiting_ = true;  // keep interim answers and the final one in order
     return;
@@ -115,12 +120,15 @@ void HttpConnection::on_send_completion(Completion* completion, int res) {
   set_timer(Timer::kSend, context_->config->idle_timeout_ms);  // progress
   if (send_pos_ < send_len_) {
     continue_send();
+  } else if (state_ == State::kStreaming && chunk_len_ > 0) {
+    // The head went out; now the chunk that was read before it.
+    send_ptr_ = chunk_ptr_;
+    send_len_ = chunk_len_;
+    send_pos_ = 0;
+    chunk_len_ = 0;
+    continue_send();
   } else if (state_ == State::kStreaming) {
     reader_.next();
-  } else if (body_follows_) {
-    body_follows_ = false;
-    state_ = State::kStreaming;
-    reader_.start(*upload_, stream_from_, stream_to_, this);
   } else {
     after_response();
   }
@@ -128,6 +136,13 @@ void HttpConnection::on_send_completion(Completion* completion, int res) {
 
 void HttpConnection::on_reader_data(const char* data, uint32_t len) {
   if (state_ == State::kClosing) return;
+  if (!head_sent_) {
+    head_sent_ = true;
+    chunk_ptr_ = data;
+    chunk_len_ = len;
+    send_response(false);  // the head first (still in the response buffer)
+    return;
+  }
   send_ptr_ = data;
   send_len_ = len;
   send_pos_ = 0;
@@ -141,7 +156,14 @@ void HttpConnection::on_reader_end(Status status) {
   }
   if (!status.ok()) {
     RINGEST_LOG_ERROR("GET %.*s: read failed: %s", 32, upload_->id_chars, code_name(status.code));
-    close();  // the length is promised: the client sees a short body
+    if (head_sent_) {
+      close();  // the length is promised: the client sees a short body
+      return;
+    }
+    state_ = State::kHandling;
+    close_after_response_ = true;
+    bool gone = status.code == Code::kNotFound;
+    respond_error(gone ? 404 : 500, gone ? "no such upload" : "cannot read the upload");
     return;
   }
   state_ = State::kSending;

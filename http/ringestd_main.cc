@@ -72,11 +72,163 @@ void raise_limit(int resource) {
   }
 }
 
-struct ReactorThread {
-  std::unique_ptr<Reactor> reactor;
-  std::unique_ptr<http::ConnectionPool> connections;
-  std::thread thread;
+// Recovers every upload on disk into the store. False (with the reason printed) when start-up
+// must stop.
+bool recover_uploads(const Config& config, storage::DataDir& data_dir, UploadStore& store) {
+  uint64_t started = monotonic_ms_now();
+  storage::RecoveryReport report;
+  std::string error;
+  if (!storage::recover(data_dir, &report, &error)) {
+    std::fprintf(stderr, "ringestd: recovery: %s\n", error.c_str());
+    return false;
+  }
+  store.registry().reserve(report.uploads.size());
+  for (const storage::RecoveredUpload& r : report.uploads) store.adopt(r);
+  RINGEST_LOG_INFO("recovered %zu uploads from %s in %llu ms (%d set aside in quarantine/, %d "
+                   "re-admitted from it, %d orphan data files removed, %d fell back to an older "
+                   "commit)",
+                   report.uploads.size(), config.data_dir.c_str(),
+                   static_cast<unsigned long long>(monotonic_ms_now() - started),
+                   report.quarantined, report.readmitted, report.orphans_removed,
+                   report.fell_back);
+  return true;
+}
+
+// The reactor threads: one per core, each with its ring, listener and connections.
+class ReactorGroup {
+ public:
+  ReactorGroup(const Config& config, int threads) : threads_(threads) {
+    for (int i = 0; i < threads; ++i) {
+      reactors_.push_back(std::make_unique<Reactor>(i, config));
+      list_.push_back(reactors_.back().get());
+    }
+    connections_.resize(threads);
+  }
+  const std::vector<Reactor*>& reactors() const { return list_; }
+
+  // Starts the threads; false when a reactor could not start (all are stopped again).
+  bool start(const std::vector<int>& listeners, http::ServerContext* context) {
+    unsigned cores = std::thread::hardware_concurrency();
+    for (int i = 0; i < threads_; ++i) {
+      threads_list_.emplace_back([this, i, cores, &listeners, context] {
+        if (cores > 0) {
+          cpu_set_t set;
+          CPU_ZERO(&set);
+          CPU_SET(static_cast<unsigned>(i) % cores, &set);
+          pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        }
+        Reactor& reactor = *reactors_[i];
+        bool ok = reactor.init(listeners[i]).ok();
+        if (ok) {
+          connections_[i] = std::make_unique<http::ConnectionPool>(&reactor, context);
+          reactor.set_client(connections_[i].get());
+        }
+        note(ok ? &ready_ : &failed_);
+        if (ok) reactor.run();
+        note(&finished_);
+      });
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ready_ + failed_ == threads_; });
+    if (failed_ == 0) return true;
+    lock.unlock();
+    std::fprintf(stderr, "ringestd: %d reactor(s) failed to start\n", failed_);
+    stop_and_join();
+    return false;
+  }
+
+  // Asks every reactor to drain; false when they did not within `timeout_ms`.
+  bool drain(uint32_t timeout_ms) {
+    for (Reactor* r : list_) r->request_stop();
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [&] { return finished_ + failed_ == threads_; });
+  }
+  void stop_and_join() {
+    for (Reactor* r : list_) r->request_stop();
+    for (std::thread& t : threads_list_) t.join();
+    threads_list_.clear();
+  }
+
+ private:
+  void note(int* counter) {
+    {
+      std::lock_guard lock(mu_);
+      ++*counter;
+    }
+    cv_.notify_all();
+  }
+
+  int threads_;
+  std::vector<std::unique_ptr<Reactor>> reactors_;
+  std::vector<Reactor*> list_;
+  std::vector<std::unique_ptr<http::ConnectionPool>> connections_;
+  std::vector<std::thread> threads_list_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int ready_ = 0, failed_ = 0, finished_ = 0;
 };
+
+// Waits for SIGTERM or SIGINT (returned); SIGHUP reloads the bearer tokens meanwhile.
+int wait_for_stop(const sigset_t& signals, http::AccessPolicy* access) {
+  int sig = 0;
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) return sig;
+    size_t count = 0;
+    std::string error;
+    if (access->reload_tokens(&count, &error)) {
+      RINGEST_LOG_INFO("SIGHUP: %zu bearer token(s) loaded from %s", count,
+                       access->token_file().c_str());
+    } else {
+      RINGEST_LOG_ERROR("SIGHUP: keeping the previous bearer tokens: %s", error.c_str());
+    }
+  }
+}
+
+// The fault plan (tests only) and access control, built before any reactor runs.
+bool load_policies(const Config& config, FaultPlan* fault_plan,
+                   std::unique_ptr<http::AccessPolicy>* access) {
+  std::string error;
+  if (!config.fault_plan.empty()) {
+    if (!FaultPlan::parse(config.fault_plan, fault_plan, &error)) {
+      std::fprintf(stderr, "ringestd: --fault-plan: %s\n", error.c_str());
+      return false;
+    }
+    g_fault_plan = fault_plan;
+    RINGEST_LOG_WARN("TEST ONLY: fault plan '%s' is active", config.fault_plan.c_str());
+  }
+  if (http::AccessPolicy::configured(config)) {
+    *access = std::make_unique<http::AccessPolicy>();
+    if (!(*access)->load(config, &error)) {
+      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+      return false;
+    }
+    RINGEST_LOG_INFO("access control: bearer tokens %s, signed URLs %s, CORS %s",
+                     (*access)->tokens_enabled() ? "on" : "off",
+                     (*access)->signing_enabled() ? "on" : "off",
+                     (*access)->cors_enabled() ? "on" : "off");
+  }
+  return true;
+}
+
+// One SO_REUSEPORT listener per reactor; the first picks the port when 0 is asked for.
+bool make_listeners(const Config& config, int threads, std::vector<int>* listeners,
+                    uint16_t* port) {
+  std::string error;
+  *port = config.listen_port;
+  for (int i = 0; i < threads; ++i) {
+    uint16_t bound = 0;
+    int fd = make_listener(config.listen_host, *port, &bound, &error);
+    if (fd < 0) {
+      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+      return false;
+    }
+    *port = bound;
+    listeners->push_back(fd);
+  }
+  return true;
+}
 
 int run(const Config& config) {
   raise_limit(RLIMIT_NOFILE);
@@ -90,29 +242,10 @@ int run(const Config& config) {
   if (!config.auth_token_file.empty()) sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every reactor thread
 
-  std::string error;
   static FaultPlan fault_plan;
-  if (!config.fault_plan.empty()) {
-    if (!FaultPlan::parse(config.fault_plan, &fault_plan, &error)) {
-      std::fprintf(stderr, "ringestd: --fault-plan: %s\n", error.c_str());
-      return 2;
-    }
-    g_fault_plan = &fault_plan;
-    RINGEST_LOG_WARN("TEST ONLY: fault plan '%s' is active", config.fault_plan.c_str());
-  }
-  // Access control: built before any reactor runs, read by all of them, never freed early.
-  std::unique_ptr<http::AccessPolicy> access;
-  if (http::AccessPolicy::configured(config)) {
-    access = std::make_unique<http::AccessPolicy>();
-    if (!access->load(config, &error)) {
-      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
-      return 2;
-    }
-    RINGEST_LOG_INFO("access control: bearer tokens %s, signed URLs %s, CORS %s",
-                     access->tokens_enabled() ? "on" : "off",
-                     access->signing_enabled() ? "on" : "off",
-                     access->cors_enabled() ? "on" : "off");
-  }
+  std::unique_ptr<http::AccessPolicy> access;  // read by every reactor, never freed early
+  if (!load_policies(config, &fault_plan, &access)) return 2;
+  std::string error;
   storage::DataDir data_dir;
   if (!data_dir.open(config.data_dir, &error).ok()) {
     std::fprintf(stderr, "ringestd: %s\n", error.c_str());
@@ -120,49 +253,19 @@ int run(const Config& config) {
   }
   UploadStore store(&data_dir, config.io_mode == IoMode::kDirect, config.max_open_uploads,
                     kIdleFilesMs);
-  {
-    uint64_t started = monotonic_ms_now();
-    storage::RecoveryReport report;
-    if (!storage::recover(data_dir, &report, &error)) {
-      std::fprintf(stderr, "ringestd: recovery: %s\n", error.c_str());
-      return 1;
-    }
-    store.registry().reserve(report.uploads.size());
-    for (const storage::RecoveredUpload& r : report.uploads) store.adopt(r);
-    RINGEST_LOG_INFO("recovered %zu uploads from %s in %llu ms (%d set aside in quarantine/, %d "
-                     "re-admitted from it, %d orphan data files removed, %d fell back to an "
-                     "older commit)",
-                     report.uploads.size(), config.data_dir.c_str(),
-                     static_cast<unsigned long long>(monotonic_ms_now() - started),
-                     report.quarantined, report.readmitted, report.orphans_removed,
-                     report.fell_back);
-  }
+  if (!recover_uploads(config, data_dir, store)) return 1;
 
   int threads = config.threads;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
   std::vector<int> listeners;
-  uint16_t port = config.listen_port;
-  for (int i = 0; i < threads; ++i) {
-    uint16_t bound = 0;
-    int fd = make_listener(config.listen_host, port, &bound, &error);
-    if (fd < 0) {
-      std::fprintf(stderr, "ringestd: %s\n", error.c_str());
-      return 1;
-    }
-    port = bound;  // the first listener picks the port; the others share it
-    listeners.push_back(fd);
-  }
+  uint16_t port = 0;
+  if (!make_listeners(config, threads, &listeners, &port)) return 1;
 
-  std::vector<ReactorThread> reactors(threads);
-  std::vector<Reactor*> reactor_list;
-  for (int i = 0; i < threads; ++i) {
-    reactors[i].reactor = std::make_unique<Reactor>(i, config);
-    reactor_list.push_back(reactors[i].reactor.get());
-  }
+  ReactorGroup group(config, threads);
   // Routes: the protocols and the server's own endpoints.
   tus::TusHandler tus("/files/");
-  http::MetricsHandler metrics(reactor_list, &store);
+  http::MetricsHandler metrics(group.reactors(), &store);
   http::HealthzHandler healthz;
   http::Router router;
   router.add("/files/", &tus);
@@ -174,82 +277,22 @@ int run(const Config& config) {
   context.store = &store;
   context.router = &router;
   context.access = access.get();
+  if (!group.start(listeners, &context)) return 1;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  int ready = 0, failed = 0, finished = 0;
-  unsigned cores = std::thread::hardware_concurrency();
-  for (int i = 0; i < threads; ++i) {
-    reactors[i].thread = std::thread([&, i] {
-      ReactorThread& rt = reactors[i];
-      if (cores > 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(static_cast<unsigned>(i) % cores, &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-      }
-      bool ok = rt.reactor->init(listeners[i]).ok();
-      if (ok) {
-        rt.connections = std::make_unique<http::ConnectionPool>(rt.reactor.get(), &context);
-        rt.reactor->set_client(rt.connections.get());
-      }
-      {
-        std::lock_guard lock(mu);
-        ++ready;
-        if (!ok) ++failed;
-      }
-      cv.notify_all();
-      if (ok) rt.reactor->run();
-      {
-        std::lock_guard lock(mu);
-        ++finished;
-      }
-      cv.notify_all();
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return ready == threads; });
-  }
-  if (failed > 0) {
-    std::fprintf(stderr, "ringestd: %d reactor(s) failed to start\n", failed);
-    for (auto& rt : reactors) rt.reactor->request_stop();
-    for (auto& rt : reactors) rt.thread.join();
-    return 1;
-  }
   std::printf("listening on http://%s:%u\n", config.listen_host.c_str(), port);
   std::fflush(stdout);
   RINGEST_LOG_INFO("ringestd: %d reactor(s), %u x %u KiB registered buffers each, data dir %s",
                    threads, config.buffers_per_reactor, config.buffer_bytes / 1024,
                    config.data_dir.c_str());
-
-  int sig = 0;
-  for (;;) {
-    sigwait(&signals, &sig);
-    if (sig != SIGHUP) break;
-    size_t count = 0;
-    if (access->reload_tokens(&count, &error)) {
-      RINGEST_LOG_INFO("SIGHUP: %zu bearer token(s) loaded from %s", count,
-                       access->token_file().c_str());
-    } else {
-      RINGEST_LOG_ERROR("SIGHUP: keeping the previous bearer tokens: %s", error.c_str());
-    }
-  }
+  int sig = wait_for_stop(signals, access.get());
   RINGEST_LOG_INFO("signal %d: draining (at most %u ms)", sig, config.shutdown_timeout_ms);
-  for (auto& rt : reactors) rt.reactor->request_stop();
-  bool drained;
-  {
-    std::unique_lock lock(mu);
-    drained = cv.wait_for(lock, std::chrono::milliseconds(config.shutdown_timeout_ms),
-                          [&] { return finished == threads; });
-  }
-  if (!drained) {
+  if (!group.drain(config.shutdown_timeout_ms)) {
     RINGEST_LOG_WARN("shutdown timeout: exiting with requests still open (committed state is "
                      "on disk)");
     std::fflush(stdout);
     _exit(0);
   }
-  for (auto& rt : reactors) rt.thread.join();
+  group.stop_and_join();
   RINGEST_LOG_INFO("stopped");
   return 0;
 }

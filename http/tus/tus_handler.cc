@@ -251,6 +251,7 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
 
 void TusHandler::on_header_loaded(RequestContext& ctx, Status status,
                                   std::span<const uint8_t> header) {
+  if (status.code == Code::kNotFound) return error(ctx, 404, "no such upload");  // just deleted
   if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
   head_response(ctx, ctx.upload()->view(), header);
 }

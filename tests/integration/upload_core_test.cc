@@ -205,6 +205,19 @@ TEST_F(UploadCore, CorruptNewestCommitFallsBackToThePreviousAndSaysSo) {
       << log();
 }
 
+TEST_F(UploadCore, ADownloadWhoseFileCannotBeReadGetsAnErrorNotACutShort200) {
+  start();
+  std::string loc = tus_create(port_, 5);
+  ASSERT_EQ(tus_patch(port_, loc, 0, "hello")->status, 204);
+  ASSERT_EQ(request(port_, "GET " + loc + " HTTP/1.1\r\nHost: t\r\n\r\n")->body, "hello");
+  // The file is opened before the response's head goes out: a file that is gone is an answer.
+  ASSERT_EQ(unlink(data_file(loc).c_str()), 0);
+  auto r = request(port_, "GET " + loc + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(r) << "no complete answer";
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->header("tus-resumable"), "1.0.0");
+}
+
 // Regression: files under uploads/ were opened without O_NOFOLLOW, so a symlink planted there
 // made a PATCH write outside the data directory.
 TEST_F(UploadCore, SymlinkPlantedUnderUploadsNeverRedirectsAWrite) {
