@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 
 #include "engine/base/clock.h"
 
@@ -29,21 +30,16 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
                  -1, 0);
   RINGEST_CHECK(p != MAP_FAILED);
   memory_ = static_cast<char*>(p);
-  connections_ = new HttpConnection[count_];
-  for (uint32_t i = 0; i < count_; ++i) {
-    char* base = memory_ + per_connection * i;
-    HttpConnection::Memory m;
-    m.head_arena = base;
-    m.headers = reinterpret_cast<Header*>(base + config.max_head_bytes);
-    m.response = base + config.max_head_bytes + config.max_headers * sizeof(Header);
-    m.response_bytes = response_bytes;
-    m.stash = m.response + response_bytes;
-    m.scratch = reinterpret_cast<uint8_t*>(m.stash + kDirectBlock);
-    m.scratch_bytes = scratch_bytes;
-    m.interim = m.stash + kDirectBlock + scratch_bytes;
-    m.interim_bytes = interim_bytes;
-    connections_[i].init(this, reactor, context, m);
-  }
+  per_connection_ = per_connection;
+  layout_ = {config.max_head_bytes, config.max_headers, response_bytes, scratch_bytes,
+             interim_bytes};
+  context_ = context;
+  // The connection objects too: constructed in place the first time each is needed, so a
+  // reactor's resident memory follows the most connections it has held, not the maximum.
+  objects_bytes_ = sizeof(HttpConnection) * size_t{count_};
+  p = mmap(nullptr, objects_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  RINGEST_CHECK(p != MAP_FAILED);
+  connections_ = static_cast<HttpConnection*>(p);
   // Timers tick at a quarter of the shortest timeout, between 10 ms and 1 s.
   uint64_t shortest = 1000 * 4;
   for (uint32_t t : {config.head_timeout_ms, config.idle_timeout_ms,
@@ -53,10 +49,30 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
   uint64_t tick_ms = std::max<uint64_t>(shortest / 4, 10);
   tick_interval_.tv_sec = static_cast<int64_t>(tick_ms / 1000);
   tick_interval_.tv_nsec = static_cast<int64_t>(tick_ms % 1000) * 1000000;
-  for (uint32_t i = count_; i-- > 0;) {
-    connections_[i].next_free = free_;
-    free_ = &connections_[i];
+}
+
+HttpConnection* ConnectionPool::take() {
+  if (free_ != nullptr) {
+    HttpConnection* c = free_;
+    free_ = c->next_free;
+    return c;
   }
+  if (constructed_ == count_) return nullptr;
+  uint32_t i = constructed_++;
+  char* base = memory_ + per_connection_ * i;
+  HttpConnection::Memory m;
+  m.head_arena = base;
+  m.headers = reinterpret_cast<Header*>(base + layout_.head_bytes);
+  m.response = base + layout_.head_bytes + layout_.headers * sizeof(Header);
+  m.response_bytes = layout_.response_bytes;
+  m.stash = m.response + layout_.response_bytes;
+  m.scratch = reinterpret_cast<uint8_t*>(m.stash + kDirectBlock);
+  m.scratch_bytes = layout_.scratch_bytes;
+  m.interim = m.stash + kDirectBlock + layout_.scratch_bytes;
+  m.interim_bytes = layout_.interim_bytes;
+  HttpConnection* c = new (&connections_[i]) HttpConnection();  // placement: no allocation
+  c->init(this, reactor_, context_, m);
+  return c;
 }
 
 void ConnectionPool::arm_timer(HttpConnection* c, HttpConnection::Timer which,
@@ -107,12 +123,14 @@ void ConnectionPool::on_completion(Completion* /*completion*/, int /*res*/, uint
 }
 
 ConnectionPool::~ConnectionPool() {
-  delete[] connections_;
+  for (uint32_t i = 0; i < constructed_; ++i) connections_[i].~HttpConnection();
+  munmap(connections_, objects_bytes_);
   munmap(memory_, memory_bytes_);
 }
 
 void ConnectionPool::on_accept(int fd) {
-  if (free_ == nullptr || reactor_->stopping()) {
+  HttpConnection* c = reactor_->stopping() ? nullptr : take();
+  if (c == nullptr) {
     static constexpr char kBusy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n"
         "Retry-After: 1\r\n\r\ntoo many connections\n";
@@ -122,14 +140,12 @@ void ConnectionPool::on_accept(int fd) {
     reactor_->stats().connections_refused.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  HttpConnection* c = free_;
-  free_ = c->next_free;
   ++live_;
   c->start(fd);
 }
 
 void ConnectionPool::begin_shutdown() {
-  for (uint32_t i = 0; i < count_; ++i) {
+  for (uint32_t i = 0; i < constructed_; ++i) {
     if (connections_[i].in_use()) connections_[i].shutdown();
   }
 }

@@ -1,6 +1,7 @@
-// ConnectionPool: a reactor's connections, allocated once at start-up (objects, head arenas,
-// header arrays, response and scratch buffers) so that no request allocates, and their
-// slow-client timers.
+// ConnectionPool: a reactor's connections, mapped once at start-up (objects, head arenas, header
+// arrays, response and scratch buffers) so that no request allocates, and their slow-client
+// timers. A connection object is built in place the first time one is needed: untouched pages
+// of the mappings cost no memory, so idle capacity is free.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +39,11 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
     HttpConnection* tail = nullptr;
   };
   void arm_tick();
+  HttpConnection* take();  // a free connection, constructed on first use; null when none is left
+
+  struct Layout {
+    uint32_t head_bytes, headers, response_bytes, scratch_bytes, interim_bytes;
+  };
 
   TimerList timers_[5];
   Completion tick_{this, 1};
@@ -45,10 +51,15 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   bool tick_armed_ = false;
 
   Reactor* reactor_;
-  HttpConnection* connections_ = nullptr;
+  ServerContext* context_ = nullptr;
+  HttpConnection* connections_ = nullptr;  // count_ slots, the first constructed_ of them built
+  size_t objects_bytes_ = 0;
   uint32_t count_ = 0;
-  char* memory_ = nullptr;
+  uint32_t constructed_ = 0;
+  char* memory_ = nullptr;  // per connection: arena, headers, response, stash, scratch, interim
   size_t memory_bytes_ = 0;
+  size_t per_connection_ = 0;
+  Layout layout_{};
   HttpConnection* free_ = nullptr;
   uint32_t live_ = 0;
 };

@@ -31,12 +31,6 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 using Clock = std::chrono::steady_clock;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();  // block reads, not a byte at a time (slow in the sanitizer build)
-  return out.str();
-}
 
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);

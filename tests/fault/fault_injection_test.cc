@@ -15,10 +15,6 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 class FaultInjection : public ::testing::Test {
  protected:

@@ -39,14 +39,7 @@ constexpr const char* kSecondToken = "second~token";
 constexpr const char* kSigningKey = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-signing-key";
 constexpr const char* kOrigin = "https://app.example";
 
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 uint64_t now_s() { return static_cast<uint64_t>(std::time(nullptr)); }
 

@@ -48,15 +48,7 @@ bool wait_until(const std::function<bool()>& done, int timeout_ms = 60000) {
   return done();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 // An independent base64 (OpenSSL's) to check the client's hand-written one.
 std::string base64(const std::string& text) {

@@ -70,15 +70,7 @@ std::string v1_record(const std::string& id, uint64_t length, std::string_view m
   return std::string(r.begin(), r.end());
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
-void write_file(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 std::string get_body(uint16_t port, const std::string& location) {
   auto r = request(port, "GET " + location + " HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -30,10 +30,6 @@ bool wait_until(const std::function<bool()>& done, int timeout_ms = 20000) {
   return done();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // A server on a data directory that outlives it: start, stop or kill, restart.
 class ServerOnDataDir {

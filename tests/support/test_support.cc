@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -328,6 +329,18 @@ std::string hex(const unsigned char* digest, unsigned len) {
   return out;
 }
 }  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();  // block reads, not a byte at a time (slow in the sanitizer build)
+  return out.str();
+}
+
+void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[32];

@@ -136,6 +136,10 @@ inline constexpr bool kSanitizerBuild = false;
 // Reads a counter from /metrics.
 uint64_t metric(uint16_t port, const std::string& name);
 
+// A whole file's bytes (read in blocks), "" when it cannot be read; and a file written whole.
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, std::string_view bytes);
+
 std::string sha256_hex(std::string_view data);
 std::string sha256_file(const std::string& path);
 // Deterministic pseudo-random bytes (different seed, different content).
