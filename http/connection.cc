@@ -82,6 +82,10 @@ void HttpConnection::on_timer(Timer which) {
       return;
     case Timer::kIdle:
     case Timer::kHead:
+      if (state_ == State::kHandling && session_.waiting()) {
+        session_.give_up_waiting();  // answered 503 by the handler (on_append_ready)
+        return;
+      }
       if (state_ != State::kReadHead) return;
       timed_out_ = true;
       reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
@@ -167,8 +171,8 @@ void HttpConnection::arm_read() {
     // Idle between requests, a head still coming, or a slow body: wait for readability without
     // holding a buffer, so slow or silent clients cannot take the pool from the others.
     wait_on_client();
-    reactor_->ring().poll_in(&poll_, fd_);
     poll_pending_ = true;
+    reactor_->ring().poll_in(&poll_, fd_);
     return;
   }
   acquire_slot_and_recv();
@@ -189,9 +193,9 @@ void HttpConnection::acquire_slot_and_recv() {
 void HttpConnection::post_recv() {
   wait_on_client();
   BufferPool& pool = reactor_->pool();
+  recv_pending_ = true;  // (before taking the SQE: see BodyIngest::post_recv)
   reactor_->ring().recv(&recv_, fd_, pool.data(read_slot_) + data_end_,
                         pool.slot_bytes() - data_end_);
-  recv_pending_ = true;
 }
 
 void HttpConnection::on_slot_available() {
@@ -285,7 +289,11 @@ void HttpConnection::process_head() {
 void HttpConnection::peer_gone() {
   peer_gone_ = true;
   if (state_ == State::kReadBody) {
-    end_body(timed_out_ ? BodyEnd::kTimedOut : cut_off_ ? BodyEnd::kCutOff : BodyEnd::kPeerGone);
+    // A receive cancelled to answer a failed write at once is not a vanished client.
+    end_body(session_.writer().failed() ? BodyEnd::kStorageError
+             : timed_out_              ? BodyEnd::kTimedOut
+             : cut_off_                ? BodyEnd::kCutOff
+                                       : BodyEnd::kPeerGone);
   } else {
     close();
   }

@@ -89,7 +89,7 @@ class HttpConnection final : public CompletionHandler,
   std::string_view path() const override { return path_; }
   std::string_view route_rest() const override { return route_rest_; }
   const Config& config() const override { return *context_->config; }
-  UploadStore& uploads() override { return *context_->store; }
+  Upload* find_upload(std::string_view id) override { return context_->store->find(id); }
   ResponseBuilder begin_response(int status) override;
   void send(ResponseBuilder& response) override;
   void send_with_upload_bytes(ResponseBuilder& response, uint64_t from, uint64_t to) override;

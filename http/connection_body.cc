@@ -15,9 +15,12 @@ const char kEmpty[1] = {0};
 void HttpConnection::begin_append(const AppendRequest& request) {
   RINGEST_CHECK(state_ == State::kHandling);
   session_.open(request, this);
+  // Waiting for another request to let go of the upload is bounded like a head.
+  if (session_.waiting()) set_timer(Timer::kHead, context_->config->head_timeout_ms);
 }
 
 void HttpConnection::on_append_ready(AppendOutcome outcome, const UploadView& view) {
+  if (state_ != State::kClosing) set_timer(Timer::kNone, 0);
   if (state_ == State::kClosing) {
     // The client left while the request waited: nothing to write.
     if (outcome == AppendOutcome::kOk) session_.abandon();
@@ -35,9 +38,15 @@ void HttpConnection::remove_upload() {
 void HttpConnection::receive_body() {
   RINGEST_CHECK(state_ == State::kHandling);
   const RequestHead& head = parser_.head();
-  send_continue_if_expected();
   state_ = State::kReadBody;
   timed_out_ = cut_off_ = peer_gone_ = false;
+  if (shutting_down_) {
+    // Accepted just as the server began to drain: no body is read any more.
+    cut_off_ = true;
+    end_body(BodyEnd::kCutOff);
+    return;
+  }
+  send_continue_if_expected();
   held_since_ms_ = 0;
   start_body_window();
   if (head.chunked) {

@@ -119,7 +119,7 @@ void ConnectionPool::on_completion(Completion* /*completion*/, int /*res*/, uint
     }
     any = any || list.head != nullptr;
   }
-  if (any) arm_tick();
+  if (any && !tick_armed_) arm_tick();  // a timer armed during the loop may have armed it
 }
 
 ConnectionPool::~ConnectionPool() {

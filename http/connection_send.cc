@@ -75,15 +75,15 @@ void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, 
 
 void HttpConnection::send_interim(ResponseBuilder& rb) {
   if (!rb.ok() || interim_pending_) return;  // an interim answer is advice: never worth a failure
-  reactor_->ring().send(&interim_, fd_, memory_.interim, rb.size());
   interim_pending_ = true;
+  reactor_->ring().send(&interim_, fd_, memory_.interim, rb.size());
 }
 
 void HttpConnection::send_continue_if_expected() {
   const RequestHead& head = parser_.head();
   if (head.version_minor < 1 || !equals_ignore_case(head.get("Expect"), "100-continue")) return;
-  reactor_->ring().send(&continue_, fd_, kContinue, sizeof kContinue - 1);
   continue_pending_ = true;
+  reactor_->ring().send(&continue_, fd_, kContinue, sizeof kContinue - 1);
 }
 
 void HttpConnection::send_response(bool close_after) {
@@ -100,8 +100,8 @@ void HttpConnection::send_response(bool close_after) {
 }
 
 void HttpConnection::continue_send() {
-  reactor_->ring().send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
   send_pending_ = true;
+  reactor_->ring().send(&send_, fd_, send_ptr_ + send_pos_, send_len_ - send_pos_);
 }
 
 void HttpConnection::on_send_completion(Completion* completion, int res) {
@@ -200,13 +200,13 @@ void HttpConnection::linger_recv() {
   }
   BufferPool& pool = reactor_->pool();
   IoRing& ring = reactor_->ring();
-  ring.reserve(2);
-  ring.recv(&recv_, fd_, pool.data(read_slot_), pool.slot_bytes())->flags |= IOSQE_IO_LINK;
-  recv_pending_ = true;
+  recv_pending_ = true;  // (before taking SQEs: see BodyIngest::post_recv)
+  ++linger_timeouts_pending_;
   linger_step_.tv_sec = kLingerStepMs / 1000;
   linger_step_.tv_nsec = 0;
+  ring.reserve(2);
+  ring.recv(&recv_, fd_, pool.data(read_slot_), pool.slot_bytes())->flags |= IOSQE_IO_LINK;
   ring.link_timeout(&linger_timeout_, &linger_step_);
-  ++linger_timeouts_pending_;
 }
 
 void HttpConnection::next_request() {
@@ -229,8 +229,11 @@ void HttpConnection::close() {
   state_ = State::kClosing;
   set_timer(Timer::kNone, 0);
   if (waiting) reactor_->pool().remove_waiter(this);
-  if (poll_pending_ || recv_pending_ || send_pending_ || continue_pending_ || interim_pending_) {
-    reactor_->ring().cancel_fd(fd_);
+  bool ingest_on_socket = buffered_.socket_op_pending() || direct_.socket_op_pending() ||
+                          splice_.socket_op_pending();
+  if (poll_pending_ || recv_pending_ || send_pending_ || continue_pending_ || interim_pending_ ||
+      ingest_on_socket) {
+    reactor_->ring().cancel_fd(fd_);  // an ingest's receive ends too: it then ends the body
   }
   if (reader_.active()) reader_.stop();
   maybe_free();

@@ -44,7 +44,7 @@ bool FaultPlan::parse(const std::string& spec, FaultPlan* out, std::string* erro
     } kOps[] = {{"write", FaultOp::kDataWrite},    {"sync", FaultOp::kDataSync},
                 {"record-write", FaultOp::kRecordWrite}, {"record-sync", FaultOp::kRecordSync},
                 {"create", FaultOp::kCreate},      {"open", FaultOp::kOpen},
-                {"remove", FaultOp::kRemove}};
+                {"remove", FaultOp::kRemove},      {"read", FaultOp::kDataRead}};
     r.op = FaultOp::kNone;
     for (const auto& known : kOps) {
       if (op == known.name) r.op = known.op;

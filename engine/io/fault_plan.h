@@ -10,7 +10,7 @@
 //                 durable (for power-loss simulations: anything not logged may be lost)
 // OP:   write (data writes) | sync (fdatasync of data) | record-write | record-sync |
 //       create (creating a new upload's files) | open (opening an existing upload's files) |
-//       remove (unlinking an upload's files)
+//       remove (unlinking an upload's files) | read (reading an upload's bytes for a download)
 // KIND: eio | enospc | emfile  (the operation is not performed; it completes with that error)
 //       short         (data writes only: the completion reports half the bytes, so the writer
 //                      must finish the rest itself)
@@ -34,6 +34,7 @@ enum class FaultOp : uint8_t {
   kCreate,
   kOpen,
   kRemove,
+  kDataRead,
   kCount
 };
 

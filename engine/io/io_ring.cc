@@ -191,8 +191,10 @@ io_uring_sqe* IoRing::write(Completion* c, int fd, const void* buf, size_t len, 
   return bound(sqe, c);
 }
 
-io_uring_sqe* IoRing::read_fixed(Completion* c, int fd, void* buf, size_t len, uint64_t offset) {
-  io_uring_sqe* sqe = get_sqe();
+io_uring_sqe* IoRing::read_fixed(Completion* c, int fd, void* buf, size_t len, uint64_t offset,
+                                 FaultOp fault) {
+  io_uring_sqe* sqe = faultable_sqe(c, fault);
+  if (sqe == nullptr) return replaced_;  // the caller's link flags apply to it
   io_uring_prep_read_fixed(sqe, fd, buf, static_cast<unsigned>(len), offset, 0);
   return bound(sqe, c);
 }

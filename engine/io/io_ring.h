@@ -68,7 +68,8 @@ class IoRing {
                             FaultOp fault);
   io_uring_sqe* write(Completion* c, int fd, const void* buf, size_t len, uint64_t offset,
                       FaultOp fault);
-  io_uring_sqe* read_fixed(Completion* c, int fd, void* buf, size_t len, uint64_t offset);
+  io_uring_sqe* read_fixed(Completion* c, int fd, void* buf, size_t len, uint64_t offset,
+                           FaultOp fault = FaultOp::kNone);
   io_uring_sqe* read(Completion* c, int fd, void* buf, size_t len, uint64_t offset,
                      FaultOp fault = FaultOp::kNone);
   io_uring_sqe* fsync(Completion* c, int fd, bool datasync, FaultOp fault);

@@ -86,8 +86,10 @@ AppendOutcome AppendSession::check(const UploadView& view, uint64_t* limit) cons
     length = declared;
   }
   *limit = length != kUnknownLength ? length : request_.max_length;
-  if (request_.body_bytes >= 0 && static_cast<uint64_t>(request_.body_bytes) >
-                                      (*limit > view.offset ? *limit - view.offset : 0)) {
+  // (An upload whose length is unknown may already hold more than a since lowered maximum.)
+  if (*limit < view.offset) return AppendOutcome::kExceedsLength;
+  if (request_.body_bytes >= 0 &&
+      static_cast<uint64_t>(request_.body_bytes) > *limit - view.offset) {
     return AppendOutcome::kExceedsLength;
   }
   return AppendOutcome::kOk;
@@ -144,21 +146,22 @@ void AppendSession::on_store_done(StoreOp* op, Status status) {
     return;
   }
   files_ = op->take_files();
-  UploadView view = request_.upload->view();
   bool newer_waiting;
   {
     std::lock_guard lock(request_.upload->mu);
     newer_waiting = request_.upload->has_waiter;
   }
-  if (newer_waiting || view.offset != request_.offset) {
-    ready(newer_waiting ? AppendOutcome::kSuperseded : AppendOutcome::kOffsetMismatch);
+  if (newer_waiting) {
+    ready(AppendOutcome::kSuperseded);  // asked for while the files were opened: it wins
     return;
   }
-  begin_writing(view);
+  begin_writing(request_.upload->view());  // (owned: the committed state cannot have moved)
 }
 
 void AppendSession::begin_writing(const UploadView& view) {
-  writer_.begin(request_.upload, files_, view.offset, limit_, request_.declare_length);
+  // A declared length equal to the known one changes nothing: no commit needed for it.
+  uint64_t declared = view.length_known() ? kUnknownLength : request_.declare_length;
+  writer_.begin(request_.upload, files_, view.offset, limit_, declared);
   ready(AppendOutcome::kOk);
 }
 
@@ -167,7 +170,7 @@ void AppendSession::ready(AppendOutcome outcome) {
   AppendListener* listener = listener_;
   if (outcome != AppendOutcome::kOk) {
     // Nothing was written: let go at once, so a waiting request need not wait for our answer.
-    if (files_.open() || files_.data_fd >= 0) {
+    if (files_.data_fd >= 0) {
       store_->release_files(reactor_->ring(), *request_.upload, files_, !view.complete(),
                             monotonic_ms_now());
     }
@@ -262,6 +265,16 @@ void AppendSession::abandon() {
     request_.upload = nullptr;
   }
   state_ = State::kIdle;
+}
+
+void AppendSession::give_up_waiting() {
+  if (state_ != State::kWaiting) return;
+  // Undoes whichever applies: still the waiter, or made owner by a handoff that never arrived
+  // (then the upload goes on to whoever waits next).
+  ReleaseOutcome out = abandon_upload(*request_.upload, self());
+  if (out.send_handoff) post(out.handoff_to, UploadMessage::kHandoff);
+  state_ = State::kOwning;
+  ready(AppendOutcome::kBusy);
 }
 
 void AppendSession::on_completion(Completion* /*completion*/, int res, uint32_t /*flags*/) {

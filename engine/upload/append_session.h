@@ -102,6 +102,9 @@ class AppendSession final : public CompletionHandler,
   void remove();
   // The connection goes away while the session waits or owns (no body in progress): let go.
   void abandon();
+  // Waited too long for another request to let go (a stuck owner, a lost message): stop
+  // waiting and report on_append_ready(kBusy).
+  void give_up_waiting();
 
   bool active() const { return state_ != State::kIdle; }
   bool waiting() const { return state_ == State::kWaiting; }

@@ -53,7 +53,7 @@ int FileCache::put(Upload& upload, const UploadFiles& files, uint64_t now_ms,
     newest_ = &upload;
     ++count_;
     while (oldest_ != nullptr && n < kMaxEvictions &&
-           (count_ > max_idle_ || now_ms - oldest_->idle_since_ms >= idle_ms_)) {
+           (count_ > max_idle_ || now_ms >= oldest_->idle_since_ms + idle_ms_)) {
       Upload* old = oldest_;
       unlink(*old);
       evicted[n++] = old->cached_files;
@@ -63,10 +63,6 @@ int FileCache::put(Upload& upload, const UploadFiles& files, uint64_t now_ms,
   }
   for (int i = 0; i < unrefs; ++i) upload_unref(unref[i]);
   return n;
-}
-
-bool FileCache::drop(Upload& upload, UploadFiles* files) {
-  return take(upload, files);
 }
 
 size_t FileCache::idle_count() {

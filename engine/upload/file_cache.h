@@ -5,8 +5,9 @@
 //
 // Life of an upload's descriptors: opened by the request that appends (AppendSession, through
 // UploadStore, on the ring), given back here when it ends; closed when evicted (least recently
-// used first, when more than `max_idle` are kept or one has been idle for `idle_ms`), when the
-// upload completes, or when it is deleted. While an owner holds them they are not here, so an
+// used first: when more than `max_idle` are kept, or, checked whenever descriptors are given
+// back, when one has been idle for `idle_ms`), when the upload completes, or when it is
+// deleted. While an owner holds them they are not here, so an
 // eviction can never close a descriptor that is in use.
 //
 // Threads: any reactor; one mutex. Descriptors the cache gives back for closing are closed by
@@ -31,15 +32,13 @@ class FileCache {
   FileCache& operator=(const FileCache&) = delete;
   ~FileCache();
 
-  // The new owner of `upload` takes its descriptors out of the cache: true with `*files` filled
-  // when they were still open, false when it must open them.
+  // The new owner of `upload` (or its deletion) takes its descriptors out of the cache: true
+  // with `*files` filled when they were still open, false when there were none.
   bool take(Upload& upload, UploadFiles* files);
   // The owner is done and the descriptors stay useful: keep them. Returns how many sets were
   // evicted into `evicted` (the caller closes them).
   int put(Upload& upload, const UploadFiles& files, uint64_t now_ms,
           UploadFiles (&evicted)[kMaxEvictions]);
-  // `upload` is being deleted: its cached descriptors (true), for the caller to close.
-  bool drop(Upload& upload, UploadFiles* files);
 
   size_t idle_count();
   uint32_t max_idle() const { return max_idle_; }

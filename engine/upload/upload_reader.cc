@@ -50,8 +50,8 @@ void UploadReader::next() {
   }
   uint64_t left = end_ - pos_;
   uint32_t n = left < pool_->slot_bytes() ? static_cast<uint32_t>(left) : pool_->slot_bytes();
-  ring_->read_fixed(&read_, fd_, pool_->data(slot_), n, pos_);
   read_pending_ = true;
+  ring_->read_fixed(&read_, fd_, pool_->data(slot_), n, pos_, FaultOp::kDataRead);
 }
 
 void UploadReader::on_completion(Completion* /*completion*/, int res, uint32_t /*flags*/) {
@@ -83,7 +83,8 @@ void UploadReader::end(Status status) {
   fd_ = -1;
   ReaderListener* listener = listener_;
   listener_ = nullptr;
-  if (!stopped_) listener->on_reader_end(status);
+  // Also after stop(): the connection waits for this to free itself.
+  listener->on_reader_end(stopped_ ? Status::FromErrno(ECANCELED) : status);
 }
 
 }  // namespace ringest

@@ -19,7 +19,8 @@ class ReaderListener {
  public:
   // `len` bytes at `data` are the next part of the body: send them, then call next().
   virtual void on_reader_data(const char* data, uint32_t len) = 0;
-  // Everything was handed over (ok), or the file could not be read.
+  // Everything was handed over (ok), the file could not be read, or stop() was called
+  // (kCancelled); always the reader's last call.
   virtual void on_reader_end(Status status) = 0;
 
  protected:

@@ -79,10 +79,8 @@ void StoreOp::close_files() {
 
 void StoreOp::finish(Status status) {
   RINGEST_CHECK(pending_ == 0);
-  if (!status.ok()) {
-    close_files();
-    if (kind_ == Kind::kCreate) upload_.reset();
-  }
+  if (!status.ok()) close_files();
+  if (!status.ok() || kind_ != Kind::kCreate) upload_.reset();  // a creation hands it over
   record_.clear();
   record_.shrink_to_fit();
   StoreListener* listener = listener_;
@@ -120,7 +118,8 @@ void StoreOp::on_result(Slot slot, int res) {
   }
   if (phase_ == Phase::kRetryChain && code == Code::kCancelled) return;
   if (phase_ == Phase::kUndo) return;  // best effort
-  if (kind_ == Kind::kRemove && slot == kStep1 && code == Code::kNotFound) return;
+  if (kind_ == Kind::kRemove && code == Code::kNotFound) return;  // already gone
+  if (kind_ == Kind::kRemove && slot != kStep0 && code == Code::kCancelled) return;
   if (error_.ok()) error_ = Status::FromErrno(-res);
 }
 
@@ -128,6 +127,14 @@ void StoreOp::next_phase() {
   if (!error_.ok() && kind_ == Kind::kCreate && phase_ != Phase::kUndo) {
     submit_undo();
     return;
+  }
+  if (!error_.ok() && kind_ == Kind::kRemove) {
+    // The record is still there: so is the upload (it was not deleted, the answer says so).
+    {
+      std::lock_guard lock(upload_->mu);
+      upload_->deleted = false;
+    }
+    store_->registry_.insert(upload_.get());
   }
   if (!error_.ok() || phase_ == Phase::kUndo) {
     finish(error_);
@@ -289,15 +296,17 @@ void UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListene
   }
   registry_.remove(&upload);
   UploadFiles cached;
-  if (cache_.drop(upload, &cached)) close_on_ring(ring, cached);
+  if (cache_.take(upload, &cached)) close_on_ring(ring, cached);  // its descriptors go too
   op.begin(StoreOp::Kind::kRemove, this, &ring, &upload, listener);
   op.name_files(upload.id());
   // The record goes first: a crash in between leaves an orphan .bin, which recovery removes.
-  // The directory sync makes the answer to the delete stick across a crash.
+  // If the record cannot be unlinked the data file stays too (a plain link cuts the chain), and
+  // the upload comes back (StoreOp::next_phase). The directory sync makes the answer to the
+  // delete stick across a crash.
   int dir_fd = uploads_dir_fd();
   ring.reserve(3);
   ring.unlinkat(&op.ops_[StoreOp::kStep0], dir_fd, op.record_name_, FaultOp::kRemove)->flags |=
-      IOSQE_IO_HARDLINK;
+      IOSQE_IO_LINK;
   ring.unlinkat(&op.ops_[StoreOp::kStep1], dir_fd, op.data_name_, FaultOp::kNone)->flags |=
       IOSQE_IO_HARDLINK;
   ring.fsync(&op.ops_[StoreOp::kStep2], dir_fd, false, FaultOp::kNone);

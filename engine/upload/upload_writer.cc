@@ -160,7 +160,7 @@ void UploadWriter::complete_op(WriteOp* op, int res) {
   listener_->on_writer_progress();
 }
 
-bool UploadWriter::resubmit_short(WriteOp* op, int res) {
+void UploadWriter::resubmit_short(WriteOp* op, int res) {
   // A short write is completed, never silently truncated. O_DIRECT resumes at a block boundary.
   if (op->placement == Placement::kDirect) res &= ~static_cast<int>(kDirectBlock - 1);
   bytes_written_->fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
@@ -176,7 +176,6 @@ bool UploadWriter::resubmit_short(WriteOp* op, int res) {
   } else {
     submit_write(*op);
   }
-  return true;
 }
 
 void UploadWriter::on_splice_done(WriteOp* op, int res) {
@@ -303,7 +302,10 @@ void UploadWriter::on_commit_done(bool ok) {
     commits_->fetch_add(1, std::memory_order_relaxed);
     if (g_fault_plan) g_fault_plan->log_commit(upload_->id(), commit_sequence_, commit_offset_);
   } else {
+    // Nothing past the last commit can be acknowledged any more: take no more bytes.
     commit_failed_ = true;
+    failed_ = true;
+    if (committed_ < failed_at_) failed_at_ = committed_;
   }
   progress();
   listener_->on_writer_progress();

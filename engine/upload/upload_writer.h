@@ -83,7 +83,8 @@ class UploadWriter final : public CompletionHandler {
   void finish();
   bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0; }
   bool active() const { return upload_ != nullptr; }
-  // A write failed: no more bytes are taken; finish() commits what landed before it.
+  // A write or a commit failed: no more bytes are taken; finish() commits what landed before a
+  // failed write (after a failed commit, nothing more).
   bool failed() const { return failed_; }
   void end();  // after on_writer_finished: forget the upload
 
@@ -111,7 +112,7 @@ class UploadWriter final : public CompletionHandler {
   void submit_write(WriteOp& op);
   void on_write_done(WriteOp* op, int res);
   void on_splice_done(WriteOp* op, int res);
-  bool resubmit_short(WriteOp* op, int res);
+  void resubmit_short(WriteOp* op, int res);
   void complete_op(WriteOp* op, int res);
   void submit_commit(uint64_t offset);
   void on_commit_result(int index, int res);

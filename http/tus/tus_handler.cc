@@ -227,10 +227,11 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
       return error(ctx, 400, message);
     }
   }
-  Upload* upload = ctx.uploads().find(id);
+  Upload* upload = ctx.find_upload(id);
   if (upload == nullptr) return error(ctx, 404, "no such upload");
   ctx.set_upload(upload);
   UploadView view = upload->view();
+  if (view.deleted) return error(ctx, 404, "no such upload");  // deleted since it was found
   switch (method) {
     case HTTP_HEAD:
       if (view.metadata_bytes > 0) return ctx.load_header();  // on_header_loaded() answers

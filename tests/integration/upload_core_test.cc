@@ -208,6 +208,116 @@ TEST_F(UploadCore, ADownloadWhoseFileCannotBeReadGetsAnErrorNotACutShort200) {
   EXPECT_EQ(r->header("tus-resumable"), "1.0.0");
 }
 
+// Regression (review of the seam step): a download cut off while a disk read was in flight
+// never freed its connection, so with one connection allowed every later client got 503.
+TEST_F(UploadCore, ADownloadCutOffDuringADiskReadFreesItsConnection) {
+  // The second read of a download starts 2 s late; a client that stops reading is cut off after
+  // 1 s without progress, while that read is in flight.
+  start({"--threads", "1", "--max-connections", "2", "--idle-timeout", "1s", "--fault-plan",
+         "read:delay2000@2"});
+  const std::string data = random_bytes(4 * kMiB, 9);
+  std::string loc = tus_create(port_, data.size());
+  ASSERT_EQ(tus_patch(port_, loc, 0, data)->status, 204);
+  {
+    Connection reader(port_);
+    ASSERT_TRUE(reader.send_all("GET " + loc + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    EXPECT_TRUE(reader.closed_by_peer(6000)) << "the stalled download was not cut off";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the delayed read completes
+  for (int i = 0; i < 4; ++i) {  // more clients than connections: each needs a freed one
+    auto r = request(port_, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << "a connection was never freed";
+  }
+}
+
+// Regression (review): a chunked body whose write failed was answered by closing the
+// connection, as if the client had left, instead of 507.
+TEST_F(UploadCore, ChunkedBodyWhoseWriteFailsIsAnswered) {
+  start({"--fault-plan", "write:enospc@1+"});
+  std::string loc = tus_create(port_, 1 * kMiB);
+  Connection c(port_);
+  ASSERT_TRUE(c.send_all("PATCH " + loc +
+                         " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                         "Content-Type: application/offset+octet-stream\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n400\r\n" +
+                         std::string(1024, 'a') + "\r\n"));
+  auto r = c.read_response();  // (the rest of the body never comes: the answer must anyway)
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, 507);
+  EXPECT_EQ(head_offset(port_, loc), 0u);
+}
+
+// Regression (review): when the record could not be unlinked the data file went anyway, the
+// upload vanished from memory, and a restart found a record without data.
+TEST_F(UploadCore, ADeletionThatFailsLeavesTheUploadWhole) {
+  start({"--fault-plan", "remove:eio@1"});
+  std::string loc = tus_create(port_, 10);
+  ASSERT_EQ(tus_patch(port_, loc, 0, "01234")->status, 204);
+  const std::string del = "DELETE " + loc + " HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n\r\n";
+  auto r = request(port_, del);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(head_offset(port_, loc), 5u) << "a failed deletion lost the upload";
+  EXPECT_EQ(read_file(data_file(loc)), std::string("01234") + std::string(5, '\0'));
+  ASSERT_EQ(tus_patch(port_, loc, 5, "56789")->status, 204);
+  r = request(port_, del);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(tus_head(port_, loc)->status, 404);
+}
+
+// Regression (review): an upload of unknown length holding more than a since-lowered maximum
+// made an empty PATCH fail an assertion and abort the server.
+TEST_F(UploadCore, AnUploadOverALoweredMaximumIsRefusedNotFatal) {
+  start();
+  auto c = request(port_,
+                   "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n"
+                   "Upload-Defer-Length: 1\r\n\r\n");
+  ASSERT_EQ(c->status, 201);
+  std::string loc = c->header("location");
+  ASSERT_EQ(tus_patch(port_, loc, 0, std::string(200 * 1024, 'x'))->status, 204);
+  server_->stop();
+  start({"--max-upload-bytes", "100K"});
+  auto r = tus_patch(port_, loc, 200 * 1024, "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_TRUE(server_->running());
+  EXPECT_EQ(head_offset(port_, loc), 200u * 1024);
+}
+
+// A request that waits for another request to let go of an upload waits at most the head
+// timeout, then gets 503 (a stuck owner, or a lost message, must not hold it for ever).
+TEST_F(UploadCore, WaitingForAnotherRequestsUploadIsBounded) {
+  // Commits' data syncs from the second on take 3 s: the owner is slow to let go.
+  start({"--head-timeout", "1s", "--fault-plan", "sync:delay3000@1+"});
+  const std::string data = random_bytes(2 * kMiB, 10);
+  std::string loc = tus_create(port_, data.size());
+  Connection stalled(port_);
+  ASSERT_TRUE(stalled.send_all(patch_head(loc, 0, data.size())));
+  ASSERT_TRUE(stalled.send_all(data.data(), 1 * kMiB));  // then nothing more
+  auto until = Clock::now() + std::chrono::seconds(10);
+  while (metric(port_, "ringest_body_bytes_received_total") < kMiB && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto t0 = Clock::now();
+  auto r = tus_patch(port_, loc, 0, data);  // takes over: the old request commits (slowly)
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_LT(waited, 2900) << "the newer request waited for the slow commit";
+  // Once the slow commit is done, the upload is free again and resumes from what it holds.
+  until = Clock::now() + std::chrono::seconds(10);
+  std::optional<uint64_t> offset;
+  while (Clock::now() < until && (!(offset = head_offset(port_, loc)) || *offset == 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(offset);
+  auto done = tus_patch(port_, loc, *offset, std::string_view(data).substr(*offset));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 204);
+}
+
 // Regression: files under uploads/ were opened without O_NOFOLLOW, so a symlink planted there
 // made a PATCH write outside the data directory.
 TEST_F(UploadCore, SymlinkPlantedUnderUploadsNeverRedirectsAWrite) {

@@ -409,7 +409,7 @@ TEST(FileCacheTest, IdleLongerThanTheLimitIsEvictedByTheNextPut) {
   EXPECT_EQ(evicted[0].data_fd, old_files.data_fd);
   close_upload_files(evicted[0]);
   UploadFiles dropped;
-  ASSERT_TRUE(cache.drop(*new_one, &dropped));
+  ASSERT_TRUE(cache.take(*new_one, &dropped));
   close_upload_files(dropped);
   upload_unref(old_one);
   upload_unref(new_one);

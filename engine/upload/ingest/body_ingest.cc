@@ -89,16 +89,18 @@ void BodyIngest::wait_for_slot() {
 
 void BodyIngest::wait_for_writer() { context_.host->on_ingest_waiting(true); }
 
+// (The flag is set before the SQE is taken: taking one may dispatch completions when the
+// completion queue is full, and those must see the receive as posted.)
 void BodyIngest::post_recv(char* into, uint32_t len) {
   context_.host->on_ingest_waiting(false);
-  context_.ring->recv(&recv_, fd_, into, len);
   socket_op_pending_ = true;
+  context_.ring->recv(&recv_, fd_, into, len);
 }
 
 void BodyIngest::post_poll() {
   context_.host->on_ingest_waiting(false);
-  context_.ring->poll_in(&poll_, fd_);
   socket_op_pending_ = true;
+  context_.ring->poll_in(&poll_, fd_);
 }
 
 void BodyIngest::on_completion(Completion* completion, int res, uint32_t /*flags*/) {

@@ -62,10 +62,10 @@ void SpliceIngest::step() {
   uint32_t len = remaining_ < pipe_bytes_ ? static_cast<uint32_t>(remaining_) : pipe_bytes_;
   context_.host->on_ingest_waiting(false);
   IoRing& ring = *context_.ring;
+  socket_op_pending_ = true;  // (before taking SQEs: see BodyIngest::post_recv)
   ring.reserve(2);  // one submission: the hard link is never split
   ring.splice(&splice_in_, fd_, -1, pipe_write_, -1, len)->flags |= IOSQE_IO_HARDLINK;
   writer().splice_from_pipe(pipe_read_, len);
-  socket_op_pending_ = true;
 }
 
 void SpliceIngest::on_received(uint32_t /*bytes*/) {}
