@@ -28,6 +28,27 @@ class MetricsText {
   size_t len_ = 0;
 };
 
+// Every reactor counter, summed over the reactors.
+struct Counter {
+  const char* name;
+  const char* type;
+  std::atomic<uint64_t> ReactorStats::*field;
+};
+constexpr Counter kCounters[] = {
+    {"ringest_connections_accepted_total", "counter", &ReactorStats::connections_accepted},
+    {"ringest_connections_refused_total", "counter", &ReactorStats::connections_refused},
+    {"ringest_requests_total", "counter", &ReactorStats::requests},
+    {"ringest_body_bytes_received_total", "counter", &ReactorStats::body_bytes_received},
+    {"ringest_body_bytes_written_total", "counter", &ReactorStats::body_bytes_written},
+    {"ringest_body_bytes_direct_total", "counter", &ReactorStats::body_bytes_direct},
+    {"ringest_body_bytes_spliced_total", "counter", &ReactorStats::body_bytes_spliced},
+    {"ringest_commits_total", "counter", &ReactorStats::commits},
+    {"ringest_uploads_created_total", "counter", &ReactorStats::uploads_created},
+    {"ringest_uploads_completed_total", "counter", &ReactorStats::uploads_completed},
+    {"ringest_timeouts_total", "counter", &ReactorStats::timeouts},
+    {"ringest_reactor_heap_allocations_total", "counter", &ReactorStats::heap_allocations},
+};
+
 }  // namespace
 
 RouteFacts MetricsHandler::facts(std::string_view /*rest*/, uint8_t /*method*/) const {
@@ -41,41 +62,17 @@ void MetricsHandler::on_request(RequestContext& ctx) {
     respond_text(ctx, 405, "method not allowed", "GET, HEAD");
     return;
   }
-  ReactorStats sum;
-  auto add = [](std::atomic<uint64_t>& to, const std::atomic<uint64_t>& from) {
-    to.fetch_add(from.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  };
-  for (Reactor* r : reactors_) {
-    ReactorStats& s = r->stats();
-    add(sum.connections_accepted, s.connections_accepted);
-    add(sum.connections_refused, s.connections_refused);
-    add(sum.requests, s.requests);
-    add(sum.body_bytes_received, s.body_bytes_received);
-    add(sum.body_bytes_written, s.body_bytes_written);
-    add(sum.body_bytes_direct, s.body_bytes_direct);
-    add(sum.commits, s.commits);
-    add(sum.uploads_created, s.uploads_created);
-    add(sum.uploads_completed, s.uploads_completed);
-    add(sum.heap_allocations, s.heap_allocations);
-    add(sum.timeouts, s.timeouts);
-    add(sum.body_bytes_spliced, s.body_bytes_spliced);
-  }
   std::span<uint8_t> scratch = ctx.scratch();
   MetricsText m(reinterpret_cast<char*>(scratch.data()), scratch.size());
-  m.add("ringest_connections_accepted_total", "counter", sum.connections_accepted.load());
-  m.add("ringest_connections_refused_total", "counter", sum.connections_refused.load());
-  m.add("ringest_requests_total", "counter", sum.requests.load());
-  m.add("ringest_body_bytes_received_total", "counter", sum.body_bytes_received.load());
-  m.add("ringest_body_bytes_written_total", "counter", sum.body_bytes_written.load());
-  m.add("ringest_body_bytes_direct_total", "counter", sum.body_bytes_direct.load());
-  m.add("ringest_commits_total", "counter", sum.commits.load());
-  m.add("ringest_uploads_created_total", "counter", sum.uploads_created.load());
-  m.add("ringest_uploads_completed_total", "counter", sum.uploads_completed.load());
-  m.add("ringest_body_bytes_spliced_total", "counter", sum.body_bytes_spliced.load());
-  m.add("ringest_timeouts_total", "counter", sum.timeouts.load());
+  for (const Counter& counter : kCounters) {
+    uint64_t total = 0;
+    for (Reactor* r : reactors_) {
+      total += (r->stats().*counter.field).load(std::memory_order_relaxed);
+    }
+    m.add(counter.name, counter.type, total);
+  }
   m.add("ringest_uploads", "gauge", store_->size());
   m.add("ringest_upload_files_cached", "gauge", store_->files().idle_count());
-  m.add("ringest_reactor_heap_allocations_total", "counter", sum.heap_allocations.load());
   m.add("ringest_alloc_counting_enabled", "gauge", g_alloc_counting_enabled.load() ? 1 : 0);
   ResponseBuilder rb = ctx.begin_response(200);
   rb.header("Content-Type", "text/plain; version=0.0.4");

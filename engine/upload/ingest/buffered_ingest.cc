@@ -7,7 +7,9 @@ namespace ringest {
 void BufferedIngest::start(const Leftover& leftover) {
   slot_ = -1;
   slot_end_ = 0;
-  if (leftover.len > 0) writer().write(leftover.slot, leftover.data, leftover.len, Placement::kBuffered);
+  if (leftover.len > 0) {
+    writer().write(leftover.slot, leftover.data, leftover.len, Placement::kBuffered);
+  }
   if (leftover.slot_handed_over) {
     // Receive into the rest of that slot while it has room.
     slot_ = leftover.slot;
