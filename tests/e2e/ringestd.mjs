@@ -117,3 +117,14 @@ export async function sha256OfFile(file) {
   for await (const piece of fs.createReadStream(file)) hash.update(piece);
   return hash.digest('hex');
 }
+
+// A tus HEAD of an upload: its status and the offset, length and deferred-length fields.
+export async function tusHead(url) {
+  const res = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  return {
+    status: res.status,
+    offset: res.headers.get('upload-offset'),
+    length: res.headers.get('upload-length'),
+    deferred: res.headers.get('upload-defer-length'),
+  };
+}

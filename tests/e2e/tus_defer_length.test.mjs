@@ -14,9 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tus from 'tus-js-client';
-import { MiB, startServer, stopServer, writeRandomFile, sha256OfFile } from './ringestd.mjs';
+import { MiB, startServer, stopServer, writeRandomFile, sha256OfFile, tusHead } from './ringestd.mjs';
 
-const TUS = { 'Tus-Resumable': '1.0.0' };
 let tmpDir = null;
 let dataDir = null;
 let server = null;
@@ -36,15 +35,7 @@ after(async () => {
   }
 });
 
-async function head(url) {
-  const res = await fetch(url, { method: 'HEAD', headers: TUS });
-  return {
-    status: res.status,
-    offset: res.headers.get('upload-offset'),
-    length: res.headers.get('upload-length'),
-    deferred: res.headers.get('upload-defer-length'),
-  };
-}
+const head = tusHead;
 
 async function getSha(url) {
   const res = await fetch(url);

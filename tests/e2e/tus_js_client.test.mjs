@@ -7,27 +7,19 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tus from 'tus-js-client';
-import { MiB, startServer, stopServer, writeRandomFile, sha256OfFile } from './ringestd.mjs';
+import { MiB, startServer, stopServer, writeRandomFile, sha256OfFile, tusHead } from './ringestd.mjs';
 
 const FILE_SIZE = 48 * MiB + 12345; // deliberately not a multiple of the chunk size
 const CHUNK_SIZE = 4 * MiB; // -> 13 PATCH requests for a full upload
 const ABORT_AT = 0.5; // abort once onProgress reports >= 50 %
 const TEST_TIMEOUT_MS = 120_000;
-const TUS_HEADERS = { 'Tus-Resumable': '1.0.0' };
 
 let server = null; // { child, baseUrl, stderr: () => string }
 let serverChild = null; // set right after spawn, so after() can stop it even if startup failed
 let tmpDir = null;
 let dataDir = null;
 
-async function head(url) {
-  const res = await fetch(url, { method: 'HEAD', headers: TUS_HEADERS });
-  return {
-    status: res.status,
-    offset: res.headers.get('upload-offset'),
-    length: res.headers.get('upload-length'),
-  };
-}
+const head = tusHead;
 
 // After abort() the server may still be consuming the cut-off PATCH; wait until
 // the offset it reports is stable across two HEADs 200 ms apart (bounded).
