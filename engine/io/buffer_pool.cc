@@ -31,7 +31,7 @@ Status BufferPool::init(uint32_t slot_count, uint32_t slot_bytes) {
 }
 
 int BufferPool::acquire() {
-  if (free_count_ == 0) return -1;
+  if (free_count_ == 0 || (waiters_head_ != nullptr && !serving_waiter_)) return -1;
   uint32_t slot = free_list_[--free_count_];
   RINGEST_CHECK(refs_[slot] == 0);
   refs_[slot] = 1;
@@ -52,39 +52,29 @@ void BufferPool::add_waiter(PoolWaiter* waiter) {
   if (waiter->waiting) return;
   waiter->waiting = true;
   waiter->next_waiter = nullptr;
-  if (waiters_tail_) {
-    waiters_tail_->next_waiter = waiter;
-  } else {
-    waiters_head_ = waiter;
-  }
+  waiter->prev_waiter = waiters_tail_;
+  (waiters_tail_ ? waiters_tail_->next_waiter : waiters_head_) = waiter;
   waiters_tail_ = waiter;
+  ++waiter_count_;
 }
 
 void BufferPool::remove_waiter(PoolWaiter* waiter) {
   if (!waiter->waiting) return;
-  PoolWaiter* prev = nullptr;
-  for (PoolWaiter* w = waiters_head_; w; prev = w, w = w->next_waiter) {
-    if (w != waiter) continue;
-    if (prev) {
-      prev->next_waiter = w->next_waiter;
-    } else {
-      waiters_head_ = w->next_waiter;
-    }
-    if (waiters_tail_ == w) waiters_tail_ = prev;
-    break;
-  }
+  (waiter->prev_waiter ? waiter->prev_waiter->next_waiter : waiters_head_) = waiter->next_waiter;
+  (waiter->next_waiter ? waiter->next_waiter->prev_waiter : waiters_tail_) = waiter->prev_waiter;
   waiter->waiting = false;
-  waiter->next_waiter = nullptr;
+  waiter->next_waiter = waiter->prev_waiter = nullptr;
+  --waiter_count_;
 }
 
 void BufferPool::wake_waiters() {
-  while (free_count_ > 0 && waiters_head_) {
+  // Each waiter at most once per call: one that queues again goes behind the others.
+  for (uint32_t turns = waiter_count_; turns > 0 && free_count_ > 0 && waiters_head_; --turns) {
     PoolWaiter* w = waiters_head_;
-    waiters_head_ = w->next_waiter;
-    if (!waiters_head_) waiters_tail_ = nullptr;
-    w->waiting = false;
-    w->next_waiter = nullptr;
+    remove_waiter(w);
+    serving_waiter_ = true;
     w->on_slot_available();
+    serving_waiter_ = false;
   }
 }
 

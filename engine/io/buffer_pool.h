@@ -7,7 +7,9 @@
 // the free list. Only the reactor thread touches a pool.
 //
 // Backpressure: when no slot is free, a connection parks itself on the waiter list (intrusive,
-// no allocation) and is woken by wake_waiters() after slots come back.
+// no allocation) and is woken by wake_waiters() after slots come back. Waiters are served in
+// the order they came: while any is waiting, acquire() fails for everyone else, so a slot that
+// comes back goes to the oldest waiter rather than to whoever asks first.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +23,7 @@ class PoolWaiter {
  public:
   virtual void on_slot_available() = 0;
   PoolWaiter* next_waiter = nullptr;
+  PoolWaiter* prev_waiter = nullptr;
   bool waiting = false;
 
  protected:
@@ -36,7 +39,8 @@ class BufferPool {
 
   Status init(uint32_t slot_count, uint32_t slot_bytes);
 
-  // Returns a slot index with refcount 1, or -1 when the pool is empty.
+  // Returns a slot index with refcount 1, or -1 when the pool is empty or others wait for a
+  // slot (the caller then waits too, behind them).
   int acquire();
   void ref(int slot);
   void unref(int slot);
@@ -45,6 +49,7 @@ class BufferPool {
   uint32_t slot_bytes() const { return slot_bytes_; }
   uint32_t slot_count() const { return slot_count_; }
   uint32_t free_count() const { return free_count_; }
+  bool has_waiters() const { return waiters_head_ != nullptr; }
   void* base() const { return base_; }
   size_t total_bytes() const { return static_cast<size_t>(slot_count_) * slot_bytes_; }
 
@@ -63,6 +68,8 @@ class BufferPool {
   uint32_t free_count_ = 0;
   PoolWaiter* waiters_head_ = nullptr;
   PoolWaiter* waiters_tail_ = nullptr;
+  uint32_t waiter_count_ = 0;
+  bool serving_waiter_ = false;  // inside wake_waiters(): the woken waiter may acquire
 };
 
 }  // namespace ringest
