@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
@@ -38,7 +39,7 @@ void HttpConnection::init(ConnectionPool* pool, Reactor* reactor, ServerContext*
   buffered_.init(ingest);
   direct_.init(ingest);
   splice_.init(ingest);
-  reader_.init(&reactor->ring(), &reactor->pool(), context->store);
+  reader_.init(&reactor->ring(), context->store, config.buffer_bytes);
 }
 
 void HttpConnection::start(int fd) {
@@ -47,7 +48,7 @@ void HttpConnection::start(int fd) {
   state_ = State::kReadHead;
   parser_.reset();
   read_slot_ = -1;
-  parse_pos_ = data_end_ = 0;
+  parse_pos_ = data_end_ = carry_len_ = 0;
   shutting_down_ = false;
   keep_alive_ = true;
   close_after_response_ = false;
@@ -121,6 +122,11 @@ void HttpConnection::on_timer(Timer which) {
       reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
       close();
       return;
+    case Timer::kLinger:
+      if (state_ == State::kLinger) close();  // lingered long enough
+      return;
+    case Timer::kCount:
+      return;
   }
 }
 
@@ -144,7 +150,7 @@ void HttpConnection::respond_timeout() {
 
 bool HttpConnection::ops_pending() const {
   return poll_pending_ || recv_pending_ || send_pending_ || continue_pending_ ||
-         interim_pending_ || linger_timeouts_pending_ > 0 || session_.busy() ||
+         interim_pending_ || session_.busy() ||
          buffered_.active() || direct_.active() || splice_.active() || store_op_.busy() ||
          reader_.busy();
 }
@@ -159,6 +165,10 @@ void HttpConnection::arm_read() {
   // Heads, and chunked bodies (the parser must see their framing). Everything before parse_pos_
   // has been parsed (head bytes are copied into the arena), so no slot is needed to wait.
   if (state_ == State::kClosing || recv_pending_ || poll_pending_ || waiting) return;
+  if (carry_len_ > 0 && read_slot_ < 0) {
+    acquire_slot_and_recv();  // a pipelined request's first bytes are here already
+    return;
+  }
   BufferPool& pool = reactor_->pool();
   bool body = state_ == State::kReadBody;
   if (body && !slow_reader_ && read_slot_ >= 0 && parse_pos_ == data_end_ &&
@@ -187,7 +197,30 @@ void HttpConnection::acquire_slot_and_recv() {
   }
   read_slot_ = slot;
   parse_pos_ = data_end_ = 0;
+  if (carry_len_ > 0) {
+    std::memcpy(reactor_->pool().data(slot), memory_.carry, carry_len_);
+    data_end_ = carry_len_;
+    carry_len_ = 0;
+    process_input();
+    return;
+  }
   post_recv();
+}
+
+void HttpConnection::park_pipelined() {
+  // The request's message is read whole; what follows it in the slot is the next request's. It
+  // moves to the carry (or, when there is more than that holds, is dropped and the connection
+  // closes after this response: the client sends it again) so the slot is not held while the
+  // request is handled and answered, however long the client takes to read the answer.
+  if (read_slot_ < 0) return;
+  uint32_t avail = data_end_ - parse_pos_;
+  if (avail > kCarryBytes) {
+    close_after_response_ = true;
+  } else if (avail > 0) {
+    std::memcpy(memory_.carry, reactor_->pool().data(read_slot_) + parse_pos_, avail);
+    carry_len_ = avail;
+  }
+  release_read_slot();
 }
 
 void HttpConnection::post_recv() {
@@ -211,7 +244,6 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
   if (completion == &send_) send_pending_ = false;
   if (completion == &continue_) continue_pending_ = false;
   if (completion == &interim_) interim_pending_ = false;
-  if (completion == &linger_timeout_) --linger_timeouts_pending_;
   if (state_ == State::kClosing) {
     maybe_free();
     return;
@@ -225,10 +257,10 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
 
 void HttpConnection::on_read_completion(bool received, int res) {
   if (state_ == State::kLinger) {
-    if (received && res > 0 && monotonic_ms_now() < linger_deadline_ms_) {
-      linger_recv();
-    } else if (received) {
-      close();
+    if (res > 0) {
+      linger_recv();  // (the kLinger timer ends it however the client trickles)
+    } else {
+      close();  // the client closed too, or the socket failed
     }
     return;
   }

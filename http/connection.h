@@ -60,7 +60,11 @@ class HttpConnection final : public CompletionHandler,
     uint32_t scratch_bytes;
     char* interim;     // an interim (1xx) response head
     uint32_t interim_bytes;
+    char* carry;       // kCarryBytes: a pipelined request's first bytes while no slot is held
   };
+  // Pipelined bytes kept across a response without holding a pool slot; more than this closes
+  // the connection after the response (the client sends them again on a new one).
+  static constexpr uint32_t kCarryBytes = 4096;
 
   HttpConnection() = default;
   HttpConnection(const HttpConnection&) = delete;
@@ -74,7 +78,7 @@ class HttpConnection final : public CompletionHandler,
 
   // Slow-client timers, kept by the ConnectionPool in one deadline-ordered list per kind. At
   // most one is armed at a time: the one for what the connection is waiting on.
-  enum class Timer : uint8_t { kNone, kIdle, kHead, kBody, kSend };
+  enum class Timer : uint8_t { kNone, kIdle, kHead, kBody, kSend, kLinger, kCount };
   void on_timer(Timer which);
 
   // Completions, pool, parser.
@@ -115,10 +119,18 @@ class HttpConnection final : public CompletionHandler,
   void on_ingest_end(IngestEnd end) override;
   void on_write_progress() override;
   void on_store_done(StoreOp* op, Status status) override;
-  void on_reader_data(const char* data, uint32_t len) override;
+  void on_reader_ready() override;
+  void on_reader_progress() override;
   void on_reader_end(Status status) override;
 
+  // Sheds the connection to make room for a new one (the table is full): only a connection that
+  // waits on its client before a request has been accepted (idle, a head in progress) or that
+  // lingers after its answer can be shed. It closes at once, without an answer.
+  bool sheddable() const { return state_ == State::kReadHead || state_ == State::kLinger; }
+  void shed();
+
   HttpConnection* next_free = nullptr;
+  bool shed_pending = false;  // shed by the ConnectionPool, not yet released
   // Timer list links, owned by the ConnectionPool.
   Timer timer_ = Timer::kNone;
   uint64_t deadline_ms_ = 0;
@@ -147,6 +159,7 @@ class HttpConnection final : public CompletionHandler,
   void on_read_completion(bool received, int res);
   void on_send_completion(Completion* completion, int res);
   void release_read_slot();
+  void park_pipelined();
   // Routing and access control (connection_routing.cc).
   void handle_request();
   bool admit_request(const RouteFacts& facts);
@@ -192,11 +205,7 @@ class HttpConnection final : public CompletionHandler,
   Completion recv_{this, 2};
   Completion send_{this, 3};
   Completion continue_{this, 4};
-  Completion linger_timeout_{this, 5};
   Completion interim_{this, 6};
-  int linger_timeouts_pending_ = 0;
-  uint64_t linger_deadline_ms_ = 0;
-  __kernel_timespec linger_step_{};
   bool poll_pending_ = false;
   bool recv_pending_ = false;
   bool send_pending_ = false;
@@ -221,6 +230,7 @@ class HttpConnection final : public CompletionHandler,
   int read_slot_ = -1;
   uint32_t parse_pos_ = 0;
   uint32_t data_end_ = 0;
+  uint32_t carry_len_ = 0;  // bytes in memory_.carry, the next request's (see park_pipelined)
 
   HttpParser parser_;
   AppendSession session_;
@@ -249,10 +259,8 @@ class HttpConnection final : public CompletionHandler,
   uint32_t send_len_ = 0;
   uint32_t send_pos_ = 0;
   const char* send_ptr_ = nullptr;
-  // A response body from an UploadReader: its head goes out with the first chunk read.
+  // A response body from an UploadReader: its head goes out once the first bytes are in hand.
   bool head_sent_ = false;
-  const char* chunk_ptr_ = nullptr;
-  uint32_t chunk_len_ = 0;
 };
 
 }  // namespace ringest::http

@@ -196,7 +196,10 @@ void HttpConnection::end_body(BodyEnd end) {
   state_ = State::kFinishing;
   set_timer(Timer::kNone, 0);
   if (waiting) reactor_->pool().remove_waiter(this);
-  if (end == BodyEnd::kComplete) finish_message();
+  if (end == BodyEnd::kComplete) {
+    finish_message();
+    park_pipelined();
+  }
   session_.finish(end);  // may call on_append_done() right away
 }
 

@@ -14,7 +14,9 @@ namespace ringest::http {
 ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
     : reactor_(reactor) {
   const Config& config = *context->config;
-  count_ = config.max_connections;
+  limit_ = config.max_connections;
+  // Room for new connections while shed ones finish closing (one ring round trip each).
+  count_ = limit_ + kShedHeadroom;
   // Per connection: head arena, header array, response, DirectIngest's stash, the handler's
   // scratch (a record header with metadata as large as a request head may carry, and room to
   // decode it), an interim response.
@@ -22,7 +24,8 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
   uint32_t scratch_bytes = 3 * (config.max_head_bytes + 1024);
   uint32_t interim_bytes = 1024;
   size_t per_connection = config.max_head_bytes + config.max_headers * sizeof(Header) +
-                          response_bytes + kDirectBlock + scratch_bytes + interim_bytes;
+                          response_bytes + kDirectBlock + scratch_bytes + interim_bytes +
+                          HttpConnection::kCarryBytes;
   per_connection = (per_connection + 63) & ~size_t{63};
   memory_bytes_ = per_connection * count_;
   // Untouched pages of this mapping cost no memory: only connections in use are resident.
@@ -70,6 +73,7 @@ HttpConnection* ConnectionPool::take() {
   m.scratch_bytes = layout_.scratch_bytes;
   m.interim = m.stash + kDirectBlock + layout_.scratch_bytes;
   m.interim_bytes = layout_.interim_bytes;
+  m.carry = m.interim + layout_.interim_bytes;
   HttpConnection* c = new (&connections_[i]) HttpConnection();  // placement: no allocation
   c->init(this, reactor_, context_, m);
   return c;
@@ -110,7 +114,7 @@ void ConnectionPool::on_completion(Completion* /*completion*/, int /*res*/, uint
   tick_armed_ = false;
   uint64_t now = monotonic_ms_now();
   bool any = false;
-  for (int kind = 1; kind < 5; ++kind) {
+  for (int kind = 1; kind < static_cast<int>(HttpConnection::Timer::kCount); ++kind) {
     TimerList& list = timers_[kind];
     while (list.head != nullptr && list.head->deadline_ms_ <= now) {
       HttpConnection* c = list.head;
@@ -128,8 +132,32 @@ ConnectionPool::~ConnectionPool() {
   munmap(memory_, memory_bytes_);
 }
 
+HttpConnection* ConnectionPool::shed_victim() {
+  // Oldest first within each kind (a timer list is in arming order): lingering after an answer,
+  // then idle between requests, then a head still arriving (not yet authenticated). A waiting
+  // request sits in the head list too but is not sheddable: the walk skips a bounded number.
+  using Timer = HttpConnection::Timer;
+  for (Timer kind : {Timer::kLinger, Timer::kIdle, Timer::kHead}) {
+    int looked = 0;
+    for (HttpConnection* c = timers_[static_cast<int>(kind)].head; c != nullptr && looked < 64;
+         c = c->timer_next_, ++looked) {
+      if (c->sheddable() && !c->shed_pending) return c;
+    }
+  }
+  return nullptr;
+}
+
 void ConnectionPool::on_accept(int fd) {
-  HttpConnection* c = reactor_->stopping() ? nullptr : take();
+  HttpConnection* c = nullptr;
+  if (!reactor_->stopping()) {
+    HttpConnection* victim = live_ - shedding_ >= limit_ ? shed_victim() : nullptr;
+    if (victim != nullptr) {
+      victim->shed_pending = true;
+      ++shedding_;
+      victim->shed();  // closes; its object comes back through release()
+    }
+    if (live_ - shedding_ < limit_) c = take();
+  }
   if (c == nullptr) {
     static constexpr char kBusy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 21\r\nConnection: close\r\n"
@@ -151,6 +179,10 @@ void ConnectionPool::begin_shutdown() {
 }
 
 void ConnectionPool::release(HttpConnection* connection) {
+  if (connection->shed_pending) {
+    connection->shed_pending = false;
+    --shedding_;
+  }
   connection->next_free = free_;
   free_ = connection;
   --live_;

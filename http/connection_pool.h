@@ -21,6 +21,9 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
+  // A new connection. When the table is full, the oldest connection that is lingering, idle or
+  // still sending its first head is shed to make room (nginx does the same with its reusable
+  // connections); only when none is, the new one is refused with 503.
   void on_accept(int fd) override;
   void begin_shutdown() override;
   bool drained() const override { return live_ == 0; }
@@ -33,6 +36,12 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   void disarm_timer(HttpConnection* c);
   void on_completion(Completion* completion, int res, uint32_t flags) override;
 
+  // Lingering connections receive into this with MSG_TRUNC: the kernel drops the bytes, so
+  // they all share it (nothing reads it).
+  static constexpr uint32_t kDiscardBytes = 64 * 1024;
+  static constexpr uint32_t kShedHeadroom = 64;
+  char* discard_area() { return discard_; }
+
  private:
   struct TimerList {
     HttpConnection* head = nullptr;
@@ -40,12 +49,13 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   };
   void arm_tick();
   HttpConnection* take();  // a free connection, constructed on first use; null when none is left
+  HttpConnection* shed_victim();  // the connection to shed for a new one, or null
 
   struct Layout {
     uint32_t head_bytes, headers, response_bytes, scratch_bytes, interim_bytes;
   };
 
-  TimerList timers_[5];
+  TimerList timers_[static_cast<int>(HttpConnection::Timer::kCount)];
   Completion tick_{this, 1};
   __kernel_timespec tick_interval_{};
   bool tick_armed_ = false;
@@ -62,6 +72,9 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   Layout layout_{};
   HttpConnection* free_ = nullptr;
   uint32_t live_ = 0;
+  uint32_t limit_ = 0;     // --max-connections: live_ beyond this only while shed ones close
+  uint32_t shedding_ = 0;  // shed, not yet released
+  char discard_[kDiscardBytes];
 };
 
 }  // namespace ringest::http

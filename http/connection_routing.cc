@@ -34,6 +34,7 @@ void HttpConnection::handle_request() {
   keep_alive_ = head.keep_alive;
   head_request_ = head.method == HTTP_HEAD;
   state_ = State::kHandling;
+  if (!head.has_body()) park_pipelined();  // the slot is not held while this is handled
   RequestVerdict verdict = check_request(head);  // version, target, Host, framing, Expect
   if (!verdict.ok()) {
     respond_error(verdict.status, verdict.reason, verdict.close);

@@ -14,8 +14,7 @@ namespace ringest::http {
 namespace {
 // Lingering close (as nginx does): after an early answer, keep reading and discarding for a
 // while so the client is not reset before it reads the answer.
-constexpr uint64_t kLingerTotalMs = 5000;
-constexpr int64_t kLingerStepMs = 1000;
+constexpr uint32_t kLingerTotalMs = 5000;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 const char kEmpty[1] = {0};
 }  // namespace
@@ -70,7 +69,8 @@ void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, 
   send_len_ = static_cast<uint32_t>(rb.size());
   state_ = State::kStreaming;
   head_sent_ = false;
-  reader_.start(*upload_, from, to, this);
+  release_read_slot();  // (what was pipelined is parked in the carry already)
+  reader_.start(*upload_, from, to, fd_, this);
 }
 
 void HttpConnection::send_interim(ResponseBuilder& rb) {
@@ -88,6 +88,9 @@ void HttpConnection::send_continue_if_expected() {
 
 void HttpConnection::send_response(bool close_after) {
   close_after_response_ = close_after_response_ || close_after;
+  // A response may wait on its client for long: it holds no pool slot meanwhile. Pipelined bytes
+  // were parked when the request ended; a body still unread is not wanted any more.
+  release_read_slot();
   set_timer(Timer::kSend, context_->config->idle_timeout_ms);
   send_ptr_ = memory_.response;
   send_pos_ = 0;
@@ -120,38 +123,30 @@ void HttpConnection::on_send_completion(Completion* completion, int res) {
   set_timer(Timer::kSend, context_->config->idle_timeout_ms);  // progress
   if (send_pos_ < send_len_) {
     continue_send();
-  } else if (state_ == State::kStreaming && chunk_len_ > 0) {
-    // The head went out; now the chunk that was read before it.
-    send_ptr_ = chunk_ptr_;
-    send_len_ = chunk_len_;
-    send_pos_ = 0;
-    chunk_len_ = 0;
-    continue_send();
   } else if (state_ == State::kStreaming) {
-    reader_.next();
+    reader_.send_body();  // the head went out: the reader streams the body into the socket
   } else {
     after_response();
   }
 }
 
-void HttpConnection::on_reader_data(const char* data, uint32_t len) {
+void HttpConnection::on_reader_ready() {
   if (state_ == State::kClosing) return;
-  if (!head_sent_) {
-    head_sent_ = true;
-    chunk_ptr_ = data;
-    chunk_len_ = len;
-    send_response(false);  // the head first (still in the response buffer)
-    return;
-  }
-  send_ptr_ = data;
-  send_len_ = len;
-  send_pos_ = 0;
-  continue_send();
+  head_sent_ = true;
+  send_response(false);  // the head (still in the response buffer)
+}
+
+void HttpConnection::on_reader_progress() {
+  set_timer(Timer::kSend, context_->config->idle_timeout_ms);
 }
 
 void HttpConnection::on_reader_end(Status status) {
   if (state_ == State::kClosing) {
     maybe_free();
+    return;
+  }
+  if (status.code == Code::kConnectionReset) {
+    close();  // the client went away mid-body
     return;
   }
   if (!status.ok()) {
@@ -183,30 +178,19 @@ void HttpConnection::after_response() {
 }
 
 void HttpConnection::start_linger() {
-  set_timer(Timer::kNone, 0);  // bounded by its own deadline
+  set_timer(Timer::kLinger, kLingerTotalMs);  // the whole linger, however the client trickles
   ::shutdown(fd_, SHUT_WR);
+  release_read_slot();
   state_ = State::kLinger;
-  linger_deadline_ms_ = monotonic_ms_now() + kLingerTotalMs;
   linger_recv();
 }
 
 void HttpConnection::linger_recv() {
-  if (read_slot_ < 0) {
-    read_slot_ = reactor_->pool().acquire();
-    if (read_slot_ < 0) {
-      close();  // no buffer to spare for discarding: just close
-      return;
-    }
-  }
-  BufferPool& pool = reactor_->pool();
-  IoRing& ring = reactor_->ring();
-  recv_pending_ = true;  // (before taking SQEs: see BodyIngest::post_recv)
-  ++linger_timeouts_pending_;
-  linger_step_.tv_sec = kLingerStepMs / 1000;
-  linger_step_.tv_nsec = 0;
-  ring.reserve(2);
-  ring.recv(&recv_, fd_, pool.data(read_slot_), pool.slot_bytes())->flags |= IOSQE_IO_LINK;
-  ring.link_timeout(&linger_timeout_, &linger_step_);
+  // Discarding needs no buffer of its own: MSG_TRUNC drops a TCP socket's bytes in the kernel,
+  // and the reactor's one discard area only satisfies the interface. No pool slot, no waiting.
+  recv_pending_ = true;  // (before taking the SQE: see BodyIngest::post_recv)
+  reactor_->ring().recv(&recv_, fd_, pool_->discard_area(), ConnectionPool::kDiscardBytes,
+                        MSG_TRUNC);
 }
 
 void HttpConnection::next_request() {
@@ -215,9 +199,9 @@ void HttpConnection::next_request() {
   ++generation_;  // leftovers meant for the previous request must not touch the next one
   state_ = State::kReadHead;
   close_after_response_ = false;
-  if (read_slot_ >= 0 && parse_pos_ < data_end_) {
+  if (carry_len_ > 0) {
     set_timer(Timer::kHead, context_->config->head_timeout_ms);
-    process_input();  // a pipelined request is already here
+    arm_read();  // a pipelined request is already here: it goes into a slot and is parsed
   } else {
     set_timer(Timer::kIdle, context_->config->idle_timeout_ms);
     arm_read();
@@ -250,10 +234,17 @@ void HttpConnection::maybe_free() {
   release_read_slot();
   upload_.reset();
   handler_ = nullptr;
+  carry_len_ = 0;
   ::close(fd_);
   fd_ = -1;
   state_ = State::kFree;
   pool_->release(this);
+}
+
+void HttpConnection::shed() {
+  RINGEST_CHECK(sheddable());
+  reactor_->stats().connections_shed.fetch_add(1, std::memory_order_relaxed);
+  close();
 }
 
 void HttpConnection::shutdown() {

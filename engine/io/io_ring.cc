@@ -130,9 +130,9 @@ io_uring_sqe* bound(io_uring_sqe* sqe, Completion* c) {
 }
 }  // namespace
 
-io_uring_sqe* IoRing::recv(Completion* c, int fd, void* buf, size_t len) {
+io_uring_sqe* IoRing::recv(Completion* c, int fd, void* buf, size_t len, int flags) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_prep_recv(sqe, fd, buf, len, flags);
   return bound(sqe, c);
 }
 
@@ -145,6 +145,12 @@ io_uring_sqe* IoRing::send(Completion* c, int fd, const void* buf, size_t len) {
 io_uring_sqe* IoRing::poll_in(Completion* c, int fd) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
+  return bound(sqe, c);
+}
+
+io_uring_sqe* IoRing::poll_out(Completion* c, int fd) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_add(sqe, fd, POLLOUT);
   return bound(sqe, c);
 }
 

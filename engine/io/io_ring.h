@@ -51,9 +51,11 @@ class IoRing {
   bool defer_taskrun() const { return defer_taskrun_; }
 
   // Sockets and timers. `c` may be null for fire-and-forget.
-  io_uring_sqe* recv(Completion* c, int fd, void* buf, size_t len);
+  // `flags` as for recv(2): MSG_TRUNC discards a TCP socket's bytes without copying them.
+  io_uring_sqe* recv(Completion* c, int fd, void* buf, size_t len, int flags = 0);
   io_uring_sqe* send(Completion* c, int fd, const void* buf, size_t len);
   io_uring_sqe* poll_in(Completion* c, int fd);
+  io_uring_sqe* poll_out(Completion* c, int fd);
   // A relative timeout; `ts` must stay valid until it completes (-ETIME when it fires).
   io_uring_sqe* timeout(Completion* c, __kernel_timespec* ts);
   // Bounds the operation linked just before it (IOSQE_IO_LINK on that one).

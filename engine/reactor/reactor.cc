@@ -71,9 +71,11 @@ void Reactor::post_message(const MailboxAddress& target, uint32_t payload) {
 }
 
 void Reactor::arm_accept() {
-  // Splice mode needs non-blocking sockets: tcp_splice_read() waits for data otherwise
-  // (SPLICE_F_NONBLOCK covers only the pipe). Receives and sends on the ring are unaffected.
-  int flags = SOCK_CLOEXEC | (config_.io_mode == IoMode::kSplice ? SOCK_NONBLOCK : 0);
+  // Non-blocking sockets: a splice from or into a socket (splice ingest, every download) must
+  // not wait for the client in a kernel worker (tcp_splice_read() and a full socket ignore
+  // SPLICE_F_NONBLOCK, which covers only the pipe). Receives and sends on the ring are
+  // unaffected: they wait through the ring's poll either way.
+  int flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
   ring_.accept_multishot(&accept_, listen_fd_, flags);
   accept_armed_ = true;
 }

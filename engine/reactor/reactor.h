@@ -32,6 +32,7 @@ class ReactorClient {
 struct ReactorStats {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> connections_shed{0};  // closed to make room for a new one
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> body_bytes_received{0};
   std::atomic<uint64_t> body_bytes_written{0};

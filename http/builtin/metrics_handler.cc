@@ -37,6 +37,7 @@ struct Counter {
 constexpr Counter kCounters[] = {
     {"ringest_connections_accepted_total", "counter", &ReactorStats::connections_accepted},
     {"ringest_connections_refused_total", "counter", &ReactorStats::connections_refused},
+    {"ringest_connections_shed_total", "counter", &ReactorStats::connections_shed},
     {"ringest_requests_total", "counter", &ReactorStats::requests},
     {"ringest_body_bytes_received_total", "counter", &ReactorStats::body_bytes_received},
     {"ringest_body_bytes_written_total", "counter", &ReactorStats::body_bytes_written},
