@@ -218,18 +218,7 @@ TEST_P(SlowClients, PausedBodyThatDisconnectsKeepsItsBytes) {
   EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), upload)), sha256_hex(data));
 }
 
-TEST_F(SlowClients, ConnectionsBeyondTheLimitGet503) {
-  start({"--threads", "1", "--max-connections", "2"});
-  Connection a(port_, 10000);
-  Connection b(port_, 10000);
-  ASSERT_TRUE(a.send_all("OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n"));
-  ASSERT_TRUE(a.read_response().has_value());
-  Connection c(port_, 10000);
-  auto r = c.read_response();
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 503);
-  EXPECT_TRUE(c.closed_by_peer(5000));
-}
+// (Connections beyond the limit: fair_share_test.cc, where idle ones are shed first.)
 
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

@@ -56,7 +56,8 @@ Server::Server(std::string data_dir, std::vector<std::string> extra_args, uint16
     : data_dir_(std::move(data_dir)),
       extra_args_(std::move(extra_args)),
       fixed_port_(port),
-      binary_(binary.empty() ? std::string(RINGESTD_PATH) : std::move(binary)) {}
+      is_ringestd_(binary.empty()),
+      binary_(binary.empty() ? ringestd_binary() : std::move(binary)) {}
 
 Server::~Server() {
   if (pid_ > 0) kill9();
@@ -70,7 +71,7 @@ void Server::start() {
                                    data_dir_};
   // RINGEST_TEST_IO_MODE=buffered runs every black-box test against the other data path.
   const char* mode = std::getenv("RINGEST_TEST_IO_MODE");
-  if (binary_ == RINGESTD_PATH && mode && *mode) {
+  if (is_ringestd_ && mode && *mode) {
     args.push_back("--io-mode");
     args.push_back(mode);
   }
@@ -156,7 +157,14 @@ std::string Response::header(const std::string& lowercase_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-Connection::Connection(uint16_t port, int timeout_ms) {
+std::string ringestd_binary() {
+  // RINGEST_TEST_RINGESTD runs the black-box tests against another build of ringestd, e.g. the
+  // one before a change, to see that a new test fails there.
+  const char* other = std::getenv("RINGEST_TEST_RINGESTD");
+  return other != nullptr && *other ? std::string(other) : std::string(RINGESTD_PATH);
+}
+
+Connection::Connection(uint16_t port, int timeout_ms, int receive_buffer_bytes) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -166,6 +174,9 @@ Connection::Connection(uint16_t port, int timeout_ms) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (receive_buffer_bytes > 0) {  // before connect, so the window is small from the start
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+    }
     if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
     int err = errno;
     ::close(fd_);

@@ -26,6 +26,9 @@ class TempDir {
   std::string path_;
 };
 
+// The ringestd the black-box tests run: this build's, or RINGEST_TEST_RINGESTD's.
+std::string ringestd_binary();
+
 // The real binary as a child process. start() waits for the "listening on" line.
 class Server {
  public:
@@ -57,6 +60,7 @@ class Server {
   std::string data_dir_;
   std::vector<std::string> extra_args_;
   uint16_t fixed_port_ = 0;
+  bool is_ringestd_;
   std::string binary_;
   uint64_t address_space_limit_ = 0;
   uint64_t fd_limit_ = 0;
@@ -76,7 +80,9 @@ struct Response {
 // 204). Timeouts make a hung server fail the test instead of hanging it.
 class Connection {
  public:
-  explicit Connection(uint16_t port, int timeout_ms = 30000);
+  // `receive_buffer_bytes` > 0 sets SO_RCVBUF: a client that reads slowly (or not at all)
+  // holds less in flight.
+  explicit Connection(uint16_t port, int timeout_ms = 30000, int receive_buffer_bytes = 0);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
