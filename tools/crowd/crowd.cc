@@ -12,8 +12,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <random>
 #include <vector>
@@ -30,8 +32,27 @@ constexpr size_t kMaxSlowHeadPad = 6000;  // a slow head stays below an 8 KiB he
 constexpr int kMaxEvents = 1024;
 constexpr uint64_t kSignalTag = ~uint64_t{0};  // epoll data of the signalfd; peers use indexes
 constexpr size_t kMaxLatencySamples = size_t{1} << 24;  // 64 MiB of samples at most
+// A slow reader's receive buffer, set before connect so the window it offers stays this small
+// (the kernel doubles it for bookkeeping): the server's send stalls after a few KiB.
+constexpr int kSlowReaderReceiveBytes = 4096;
+// What a lingerer declares: far more than it ever trickles in a run.
+constexpr uint64_t kLingerBodyBytes = 100000000;
 
-enum class Kind : uint8_t { kIdle, kSilent, kTrickle, kSlowHead, kBusy };
+enum class Kind : uint8_t {
+  kIdle,
+  kSilent,
+  kTrickle,
+  kSlowHead,
+  kBusy,
+  kSlowReader,    // attack: GET never read
+  kLingerer,      // attack: early answer, then a trickled body
+  kSilentAttack,  // attack: never sends a byte, reconnects
+};
+
+// The attack kinds stay on for the whole run: closed or refused, they connect again.
+bool reconnects(Kind kind) {
+  return kind == Kind::kSlowReader || kind == Kind::kLingerer || kind == Kind::kSilentAttack;
+}
 
 enum class Phase : uint8_t {
   kUnopened,
@@ -45,9 +66,14 @@ struct Peer {
   int fd = -1;
   Kind kind = Kind::kIdle;
   Phase phase = Phase::kUnopened;
-  uint32_t head_sent = 0;  // slow heads: bytes of the current head sent
-  uint64_t sent_us = 0;    // busy: when the request in flight was sent
-  std::string in;          // received, not yet framed into a response
+  bool opened = false;       // opened at least once (the next open is a reconnect)
+  bool settled = false;      // its first set-up ended, ready or failed (for the ready line)
+  bool answered = false;     // attack kinds: the server answered on this connection
+  bool peeked = false;       // slow readers: the answer's status line was peeked at
+  bool half_closed = false;  // lingerers: the server shut down its side (it still reads)
+  uint32_t head_sent = 0;    // slow heads: bytes of the current head sent
+  uint64_t sent_us = 0;      // busy: when the request in flight was sent
+  std::string in;            // received, not yet framed into a response
 };
 
 uint64_t now_us() {
@@ -102,6 +128,12 @@ class Crowd {
         return stats_->trickle;
       case Kind::kBusy:
         return stats_->busy;
+      case Kind::kSlowReader:
+        return stats_->slow_reader;
+      case Kind::kLingerer:
+        return stats_->lingerer;
+      case Kind::kSilentAttack:
+        return stats_->silent_attack;
       case Kind::kSlowHead:
         break;
     }
@@ -109,9 +141,21 @@ class Crowd {
   }
   double at_s() const { return static_cast<double>(now_ms() - start_ms_) / 1000.0; }
 
+  // One trickle clock: bucket b holds the peers that send at every (b + k * buckets) x kTickMs.
+  struct Wheel {
+    std::vector<std::vector<uint32_t>> buckets;
+    uint64_t ran_to_ms = 0;  // relative time up to which buckets ran
+  };
+
   void plan();
   void open(uint32_t index);
+  // A connect that failed at once or later; reconnecting kinds try again.
+  void connect_failed(uint32_t index, int err);
+  void settle(Peer& p);
+  void schedule_reopen(uint32_t index);
+  void reopen_due(uint64_t now_rel_ms);
   void on_event(uint32_t index, uint32_t events);
+  void on_slow_reader_event(uint32_t index, uint32_t events);
   void on_connected(uint32_t index);
   void on_readable(uint32_t index);
   void on_response(uint32_t index, const Response& r);
@@ -121,7 +165,7 @@ class Crowd {
   void record_close(uint32_t index, bool reset);
   // Sends all of `bytes` or reports the peer as closed by the server; false if it was dropped.
   bool send_all(uint32_t index, std::string_view bytes);
-  void tick(uint64_t now_rel_ms);
+  void tick(Wheel& wheel, uint64_t now_rel_ms);
   void trickle_one(uint32_t index);
   void report_ready_once();
   void send_busy_request(uint32_t index);
@@ -137,17 +181,21 @@ class Crowd {
   uint64_t in_setup_ = 0;   // connecting or waiting for their set-up answer
   uint64_t open_ = 0;
   uint64_t held_now_ = 0;
+  uint64_t unsettled_ = 0;  // peers whose first set-up has not ended
   bool ready_reported_ = false;
+  // Closed attack peers waiting to reconnect: (relative due time, index), due times in order.
+  std::deque<std::pair<uint64_t, uint32_t>> reopen_;
 
-  // Trickle wheel: bucket b holds the peers that send at every (b + k * buckets) x kTickMs.
-  std::vector<std::vector<uint32_t>> wheel_;
-  uint64_t wheel_ms_ = 0;  // relative time up to which buckets ran
+  Wheel trickle_wheel_;  // trickling bodies and heads
+  Wheel linger_wheel_;   // lingerers' bytes, one every linger_interval_ms
   uint64_t chunk_bytes_ = 1;
   uint64_t upload_length_ = 0;
   std::string options_request_;
   std::string slow_head_;
   std::string busy_request_;
-  std::string filler_;  // chunk_bytes_ of body
+  std::string read_request_;    // slow readers
+  std::string linger_request_;  // lingerers
+  std::string filler_;          // chunk_bytes_ of body
 };
 
 void Crowd::plan() {
@@ -161,6 +209,8 @@ void Crowd::plan() {
   stats_->trickle_chunk_bytes = chunk_bytes_;
   stats_->trickle_interval_ms = interval_ms;
   stats_->trickle_rate_bytes_per_s = o_.trickle_rate_bytes_per_s;
+  stats_->linger_interval_ms = o_.linger_interval_ms;
+  stats_->reconnect_delay_ms = o_.reconnect_delay_ms;
   filler_.assign(chunk_bytes_, 'x');
   // Never reached within the run: the upload stays open until the crowd closes it.
   upload_length_ = o_.trickle_rate_bytes_per_s * (o_.duration_s + 60) + chunk_bytes_ + 1;
@@ -175,6 +225,12 @@ void Crowd::plan() {
 
   busy_request_ = o_.busy_method + " " + endpoint_.base_path + o_.busy_path + " HTTP/1.1\r\n" +
                   host + "Tus-Resumable: 1.0.0\r\n\r\n";
+  read_request_ = "GET " + endpoint_.base_path + o_.read_path + " HTTP/1.1\r\n" + host +
+                  "Tus-Resumable: 1.0.0\r\n\r\n";
+  linger_request_ = "PATCH " + endpoint_.base_path + o_.linger_path + " HTTP/1.1\r\n" + host +
+                    "Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                    "Content-Type: application/offset+octet-stream\r\nContent-Length: " +
+                    std::to_string(kLingerBodyBytes) + "\r\n\r\n";
   stats_->busy_latency_us.reserve(std::min<uint64_t>(kMaxLatencySamples, o_.busy * 100000));
 
   peers_.resize(o_.total());
@@ -188,6 +244,10 @@ void Crowd::plan() {
   for (uint64_t k = 0; k < o_.trickle; ++k, ++i) peers_[i].kind = Kind::kTrickle;
   for (uint64_t k = 0; k < o_.slow_heads; ++k, ++i) peers_[i].kind = Kind::kSlowHead;
   for (uint64_t k = 0; k < o_.busy; ++k, ++i) peers_[i].kind = Kind::kBusy;
+  for (uint64_t k = 0; k < o_.slow_readers; ++k, ++i) peers_[i].kind = Kind::kSlowReader;
+  for (uint64_t k = 0; k < o_.lingerers; ++k, ++i) peers_[i].kind = Kind::kLingerer;
+  for (uint64_t k = 0; k < o_.silent; ++k, ++i) peers_[i].kind = Kind::kSilentAttack;
+  unsettled_ = peers_.size();
   // Kinds interleaved (fixed seed: the same order every run), so set-up load and the server's
   // per-reactor split see a mix from the first second on.
   std::mt19937 rng(20261124);
@@ -195,12 +255,23 @@ void Crowd::plan() {
   stats_->trickle.planned = o_.trickle;
   stats_->slow_head.planned = o_.slow_heads;
   stats_->busy.planned = o_.busy;
+  stats_->slow_reader.planned = o_.slow_readers;
+  stats_->lingerer.planned = o_.lingerers;
+  stats_->silent_attack.planned = o_.silent;
 
-  wheel_.resize(std::max<uint64_t>(1, interval_ms / kTickMs));
-  size_t slot = 0;
+  trickle_wheel_.buckets.resize(std::max<uint64_t>(1, interval_ms / kTickMs));
+  linger_wheel_.buckets.resize(std::max<uint64_t>(1, o_.linger_interval_ms / kTickMs));
+  size_t trickle_slot = 0;
+  size_t linger_slot = 0;
   for (uint32_t index = 0; index < peers_.size(); ++index) {
-    if (peers_[index].kind != Kind::kTrickle && peers_[index].kind != Kind::kSlowHead) continue;
-    wheel_[slot++ % wheel_.size()].push_back(index);
+    Kind kind = peers_[index].kind;
+    if (kind == Kind::kTrickle || kind == Kind::kSlowHead) {
+      std::vector<std::vector<uint32_t>>& b = trickle_wheel_.buckets;
+      b[trickle_slot++ % b.size()].push_back(index);
+    } else if (kind == Kind::kLingerer) {
+      std::vector<std::vector<uint32_t>>& b = linger_wheel_.buckets;
+      b[linger_slot++ % b.size()].push_back(index);
+    }
   }
 }
 
@@ -237,18 +308,23 @@ bool Crowd::run(std::string* error) {
   plan();
   start_ms_ = now_ms();
   const uint64_t end_rel_ms = o_.duration_s * 1000;
-  const bool ticking = o_.trickle + o_.slow_heads > 0;
+  const bool trickling = o_.trickle + o_.slow_heads > 0;
+  const bool lingering = o_.lingerers > 0;
   std::vector<epoll_event> events(kMaxEvents);
   for (;;) {
     while (next_open_ < peers_.size() && in_setup_ < o_.setup_concurrency) open(next_open_++);
+    reopen_due(now_ms() - start_ms_);
     report_ready_once();
     uint64_t now_rel = now_ms() - start_ms_;
     if (now_rel >= end_rel_ms) break;
     uint64_t wait_ms = end_rel_ms - now_rel;
-    if (ticking) {
-      uint64_t next_tick_ms = wheel_ms_ + kTickMs;
-      wait_ms = std::min(wait_ms, next_tick_ms > now_rel ? next_tick_ms - now_rel : 0);
-    }
+    auto wake_at = [&wait_ms, now_rel](uint64_t at_ms) {
+      wait_ms = std::min(wait_ms, at_ms > now_rel ? at_ms - now_rel : 0);
+    };
+    if (trickling) wake_at(trickle_wheel_.ran_to_ms + kTickMs);
+    if (lingering) wake_at(linger_wheel_.ran_to_ms + kTickMs);
+    // A reconnect waiting only for a set-up slot is woken by the event that frees one.
+    if (!reopen_.empty() && in_setup_ < o_.setup_concurrency) wake_at(reopen_.front().first);
     int n = epoll_wait(epoll_fd_, events.data(), kMaxEvents, static_cast<int>(wait_ms));
     if (n < 0 && errno != EINTR) {
       *error = std::string("epoll_wait: ") + std::strerror(errno);
@@ -266,7 +342,8 @@ bool Crowd::run(std::string* error) {
       stats_->interrupted = true;
       break;
     }
-    if (ticking) tick(now_ms() - start_ms_);
+    if (trickling) tick(trickle_wheel_, now_ms() - start_ms_);
+    if (lingering) tick(linger_wheel_, now_ms() - start_ms_);
   }
   stats_->run_s = at_s();
 
@@ -289,39 +366,70 @@ bool Crowd::run(std::string* error) {
 
 void Crowd::open(uint32_t index) {
   Peer& p = peers_[index];
-  KindStats& ks = stats_of(p);
+  if (p.opened) ++stats_of(p).reconnects;
+  p.opened = true;
+  p.answered = false;
+  p.peeked = false;
+  p.half_closed = false;
+  p.head_sent = 0;
   int fd = ::socket(endpoint_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ++ks.connect_failed;
-    ++stats_->connect_errors[errno_name(errno)];
-    p.phase = Phase::kClosed;
-    return;
-  }
+  if (fd < 0) return connect_failed(index, errno);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // a trickled chunk goes now
+  if (p.kind == Kind::kSlowReader) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSlowReaderReceiveBytes, sizeof kSlowReaderReceiveBytes);
+  }
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&endpoint_.addr), endpoint_.addr_len) != 0 &&
       errno != EINPROGRESS) {
-    ++ks.connect_failed;
-    ++stats_->connect_errors[errno_name(errno)];
+    int err = errno;
     ::close(fd);
-    p.phase = Phase::kClosed;
-    return;
+    return connect_failed(index, err);
   }
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
   ev.data.u64 = index;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    ++ks.connect_failed;
-    ++stats_->connect_errors[errno_name(errno)];
+    int err = errno;
     ::close(fd);
-    p.phase = Phase::kClosed;
-    return;
+    return connect_failed(index, err);
   }
   p.fd = fd;
   p.phase = Phase::kConnecting;
   ++in_setup_;
   ++open_;
   stats_->peak_open = std::max(stats_->peak_open, open_);
+}
+
+void Crowd::connect_failed(uint32_t index, int err) {
+  Peer& p = peers_[index];
+  ++stats_of(p).connect_failed;
+  ++stats_->connect_errors[errno_name(err)];
+  p.fd = -1;
+  p.phase = Phase::kClosed;
+  settle(p);
+  schedule_reopen(index);
+}
+
+void Crowd::settle(Peer& p) {
+  if (p.settled) return;
+  p.settled = true;
+  --unsettled_;
+}
+
+void Crowd::schedule_reopen(uint32_t index) {
+  if (!reconnects(peers_[index].kind)) return;
+  reopen_.emplace_back(now_ms() - start_ms_ + o_.reconnect_delay_ms, index);
+}
+
+void Crowd::reopen_due(uint64_t now_rel_ms) {
+  // Only the peers queued before this call: one whose connect fails at once is queued again
+  // and must not be retried in the same pass (a loop with --reconnect-delay-ms 0).
+  for (size_t n = reopen_.size(); n > 0 && in_setup_ < o_.setup_concurrency; --n) {
+    auto [due_ms, index] = reopen_.front();
+    if (due_ms > now_rel_ms) break;
+    reopen_.pop_front();
+    open(index);
+  }
 }
 
 void Crowd::on_event(uint32_t index, uint32_t events) {
@@ -332,21 +440,48 @@ void Crowd::on_event(uint32_t index, uint32_t events) {
     socklen_t len = sizeof err;
     getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      KindStats& ks = stats_of(p);
-      ++ks.connect_failed;
-      ++stats_->connect_errors[errno_name(err)];
       ::close(p.fd);
-      p.fd = -1;
-      p.phase = Phase::kClosed;
       --in_setup_;
       --open_;
+      connect_failed(index, err);
       return;
     }
     if (!(events & EPOLLOUT)) return;
     on_connected(index);
     if (p.fd < 0 || !(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) return;
   }
+  if (p.kind == Kind::kSlowReader) return on_slow_reader_event(index, events);
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(index);
+}
+
+// A slow reader never reads: it peeks at the status line once (that leaves the window closed),
+// then listens only for the server's close. A FIN queued behind unread data never arrives, so a
+// server that closes without a reset is seen only if its answer fit into the buffers.
+void Crowd::on_slow_reader_event(uint32_t index, uint32_t events) {
+  Peer& p = peers_[index];
+  if (!p.peeked && (events & EPOLLIN)) {
+    char head[16];
+    ssize_t n = ::recv(p.fd, head, sizeof head, MSG_PEEK);
+    if (n >= 12) {
+      int status = 0;
+      std::from_chars(head + 9, head + 12, status);  // "HTTP/1.1 200"; 0: not a status line
+      stats_of(p).answers[std::string_view(head, 7) == "HTTP/1." ? status : 0].add(at_s());
+      p.answered = true;
+      p.peeked = true;
+      epoll_event ev{};
+      ev.events = EPOLLRDHUP;  // level-triggered EPOLLIN would fire for as long as it is unread
+      ev.data.u64 = index;
+      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, p.fd, &ev);
+    } else if (n > 0 && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+      return;  // a status line cut short: wait for the rest
+    }
+  }
+  if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  record_close(index, err == ECONNRESET || err == EPIPE);
+  drop(index);
 }
 
 void Crowd::on_connected(uint32_t index) {
@@ -358,7 +493,14 @@ void Crowd::on_connected(uint32_t index) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, p.fd, &ev);
   switch (p.kind) {
     case Kind::kSilent:
+    case Kind::kSilentAttack:
       become_ready(index);
+      return;
+    case Kind::kSlowReader:
+      if (send_all(index, read_request_)) become_ready(index);
+      return;
+    case Kind::kLingerer:
+      if (send_all(index, linger_request_)) become_ready(index);  // its body goes with the clock
       return;
     case Kind::kIdle:
       p.phase = Phase::kAwaitSetup;
@@ -390,6 +532,7 @@ void Crowd::become_ready(uint32_t index) {
   ++stats_of(p).ready;
   --in_setup_;
   ++held_now_;
+  settle(p);
 }
 
 void Crowd::on_readable(uint32_t index) {
@@ -426,6 +569,16 @@ void Crowd::on_readable(uint32_t index) {
     }
     p.in.erase(0, used);
     on_response(index, r);
+  }
+  if (p.fd >= 0 && eof && p.kind == Kind::kLingerer && !reset && !p.half_closed) {
+    // A lingering close: the server shut down its side and still reads (and discards). Go on
+    // trickling; the full close shows as a reset (EPOLLHUP/EPOLLERR, or a failed send).
+    p.half_closed = true;
+    epoll_event ev{};
+    ev.events = 0;  // EPOLLIN and EPOLLRDHUP would fire for as long as the FIN is there
+    ev.data.u64 = index;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, p.fd, &ev);
+    return;
   }
   if (p.fd >= 0 && eof) {
     record_close(index, reset);
@@ -476,6 +629,11 @@ void Crowd::on_response(uint32_t index, const Response& r) {
     send_busy_request(index);
     return;
   }
+  if (p.kind == Kind::kLingerer) {
+    ks.answers[r.status].add(at_s());  // the early answer; it goes on trickling until closed
+    p.answered = true;
+    return;
+  }
   if (p.kind == Kind::kSlowHead && p.head_sent == slow_head_.size() && r.status < 300 && !r.close) {
     ++ks.expected_responses;  // the head was complete: start the next one
     p.head_sent = 0;
@@ -486,8 +644,10 @@ void Crowd::on_response(uint32_t index, const Response& r) {
 }
 
 void Crowd::record_close(uint32_t index, bool reset) {
-  KindStats& ks = stats_of(peers_[index]);
-  ks.closed_without_answer.add(at_s());
+  const Peer& p = peers_[index];
+  KindStats& ks = stats_of(p);
+  ks.closed_by_server.add(at_s());
+  if (!p.answered) ks.closed_without_answer.add(at_s());
   if (reset) ++ks.resets;
 }
 
@@ -496,8 +656,14 @@ void Crowd::drop(uint32_t index) {
   if (p.phase == Phase::kAwaitSetup || p.phase == Phase::kConnecting) {
     ++stats_of(p).setup_failed;
     --in_setup_;
+    settle(p);
   } else if (p.phase == Phase::kHeld) {
     --held_now_;
+  }
+  if (reconnects(p.kind)) {
+    // Closed with a reset: thousands of reconnects must not leave as many TIME_WAIT sockets.
+    linger lin{1, 0};
+    setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
   }
   ::close(p.fd);
   p.fd = -1;
@@ -505,6 +671,7 @@ void Crowd::drop(uint32_t index) {
   p.in.clear();
   p.in.shrink_to_fit();
   --open_;
+  schedule_reopen(index);
 }
 
 bool Crowd::send_all(uint32_t index, std::string_view bytes) {
@@ -541,8 +708,9 @@ void Crowd::send_busy_request(uint32_t index) {
 void Crowd::trickle_one(uint32_t index) {
   Peer& p = peers_[index];
   if (p.fd < 0 || p.phase != Phase::kHeld) return;
-  if (p.kind == Kind::kTrickle) {
-    ssize_t n = ::send(p.fd, filler_.data(), filler_.size(), MSG_NOSIGNAL);
+  if (p.kind == Kind::kTrickle || p.kind == Kind::kLingerer) {
+    size_t len = p.kind == Kind::kLingerer ? 1 : filler_.size();
+    ssize_t n = ::send(p.fd, filler_.data(), len, MSG_NOSIGNAL);
     if (n > 0) {
       stats_->bytes_trickled += static_cast<uint64_t>(n);
     } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -571,17 +739,20 @@ void Crowd::trickle_one(uint32_t index) {
   }
 }
 
-void Crowd::tick(uint64_t now_rel_ms) {
-  uint64_t rotation_ms = wheel_.size() * kTickMs;
-  if (now_rel_ms > wheel_ms_ + rotation_ms) wheel_ms_ = now_rel_ms - rotation_ms;  // stalled
-  while (wheel_ms_ + kTickMs <= now_rel_ms) {
-    wheel_ms_ += kTickMs;
-    for (uint32_t index : wheel_[(wheel_ms_ / kTickMs) % wheel_.size()]) trickle_one(index);
+void Crowd::tick(Wheel& wheel, uint64_t now_rel_ms) {
+  const size_t buckets = wheel.buckets.size();
+  uint64_t rotation_ms = buckets * kTickMs;
+  if (now_rel_ms > wheel.ran_to_ms + rotation_ms) wheel.ran_to_ms = now_rel_ms - rotation_ms;
+  while (wheel.ran_to_ms + kTickMs <= now_rel_ms) {
+    wheel.ran_to_ms += kTickMs;
+    for (uint32_t index : wheel.buckets[(wheel.ran_to_ms / kTickMs) % buckets]) {
+      trickle_one(index);
+    }
   }
 }
 
 void Crowd::report_ready_once() {
-  if (ready_reported_ || next_open_ < peers_.size() || in_setup_ > 0) return;
+  if (ready_reported_ || next_open_ < peers_.size() || unsettled_ > 0) return;
   ready_reported_ = true;
   stats_->setup_s = at_s();
   char seconds[32];
@@ -589,14 +760,19 @@ void Crowd::report_ready_once() {
   std::string line = "ringest-crowd: ready after " + std::string(seconds) +
                      " s: " + std::to_string(held_now_) + " held (";
   uint64_t failed = 0;
-  const std::pair<const char*, const KindStats*> kinds[] = {{"idle", &stats_->idle},
-                                                            {"silent", &stats_->silent},
-                                                            {"trickle", &stats_->trickle},
-                                                            {"slow heads", &stats_->slow_head},
-                                                            {"busy", &stats_->busy}};
+  const std::pair<const char*, const KindStats*> kinds[] = {
+      {"idle", &stats_->idle},          {"silent", &stats_->silent},
+      {"trickle", &stats_->trickle},    {"slow heads", &stats_->slow_head},
+      {"busy", &stats_->busy},          {"slow readers", &stats_->slow_reader},
+      {"lingerers", &stats_->lingerer}, {"silent (reconnecting)", &stats_->silent_attack}};
+  bool first = true;
   for (const auto& [name, k] : kinds) {
-    line += std::string(name) + " " + std::to_string(k->ready) + "/" + std::to_string(k->planned) +
-            (k == &stats_->busy ? "" : ", ");
+    bool attack =
+        k == &stats_->slow_reader || k == &stats_->lingerer || k == &stats_->silent_attack;
+    if (attack && k->planned == 0) continue;  // the line reads as before without attacks
+    line += std::string(first ? "" : ", ") + name + " " + std::to_string(k->ready) + "/" +
+            std::to_string(k->planned);
+    first = false;
     failed += k->connect_failed + k->setup_failed;
   }
   line += "); " + std::to_string(failed) + " failed\n";

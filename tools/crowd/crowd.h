@@ -1,5 +1,6 @@
 // The crowd: many connections held open against one server from one epoll thread, each of one
-// kind (idle, silent, trickling upload, slow head, busy), with what the server did to them
+// kind (idle, silent, trickling upload, slow head, busy, and the attacks of issue #10: slow
+// reader, lingerer, reconnecting silent connection), with what the server did to them
 // recorded: refused connects, early answers (408, 503, ...) and closes, each with when it
 // happened. Busy connections are the exception that does work: a closed loop of small requests
 // (requests/s and latency), for HEAD answers that wrk cannot frame.
@@ -41,6 +42,10 @@ struct KindStats {
   std::map<int, Occurrences> answers;
   Occurrences closed_without_answer;  // EOF or reset from the server with no answer first
   uint64_t resets = 0;                // of those, by a reset (ECONNRESET / EPIPE)
+  // Every EOF or reset from the server, answered first or not: for the attack kinds, which keep
+  // their connection after an answer (a lingerer's 404, a slow reader's 200) until it closes.
+  Occurrences closed_by_server;
+  uint64_t reconnects = 0;  // attack kinds: connections opened again after a close or refusal
 };
 
 struct CrowdStats {
@@ -50,13 +55,19 @@ struct CrowdStats {
   KindStats idle, silent, trickle, slow_head;
   // busy: closed loop; expected_responses counts the 2xx answers, `answers` the others.
   KindStats busy;
+  // Attacks (issue #10), each reconnecting when closed or refused: slow readers (a GET never
+  // read; the peeked status is in `answers`), lingerers (an early answer, then a body trickling
+  // into a lingering close) and silent connections (the head timeout and the connection cap).
+  KindStats slow_reader, lingerer, silent_attack;
   std::vector<uint32_t> busy_latency_us;  // one per answered request (capped, see crowd.cc)
   double busy_start_s = 0;                // the first busy connection was ready
   std::map<std::string, uint64_t> connect_errors;  // errno name -> count
   uint64_t trickle_rate_bytes_per_s = 0;
   uint64_t trickle_chunk_bytes = 0;
   uint64_t trickle_interval_ms = 0;
-  uint64_t bytes_trickled = 0;  // body bytes (trickle) and head bytes (slow heads) sent
+  uint64_t linger_interval_ms = 0;  // lingerers: one byte per interval
+  uint64_t reconnect_delay_ms = 0;  // attack kinds: wait before connecting again
+  uint64_t bytes_trickled = 0;      // body bytes (trickle) and head bytes (slow heads) sent
   uint64_t duration_s = 0;
   double setup_s = 0;  // start until every connection was set up or had failed (0: never)
   double run_s = 0;    // start until the end (duration, signal)
@@ -67,7 +78,8 @@ struct CrowdStats {
 
   uint64_t held_at_end() const {
     return idle.held_at_end + silent.held_at_end + trickle.held_at_end + slow_head.held_at_end +
-           busy.held_at_end;
+           busy.held_at_end + slow_reader.held_at_end + lingerer.held_at_end +
+           silent_attack.held_at_end;
   }
 };
 

@@ -3,6 +3,8 @@
 // (optionally) request heads that trickle — for a bounded time, then resets them all and
 // reports what the server did to them (refusals, 408/503 answers, closes, and when). With
 // --busy it also drives a closed loop of small requests (e.g. HEAD) and reports requests/s.
+// --slow-readers, --lingerers and --silent are the attacks of issue #10; they reconnect when
+// the server closes or refuses them, so an attack stays on for the whole run.
 // Benchmark tool for bench/load/run; talks only to the URL it is given. Exit 0 when it ran to
 // the end (whatever the server answered), 1 when it could not run, 2 on bad usage.
 #include <signal.h>

@@ -37,6 +37,18 @@ const char* usage_text() {
          "                          requests/s and latency reported) (default 0)\n"
          "  --busy-method M         their method (default HEAD)\n"
          "  --busy-path P           their path under the URL (default /files/)\n"
+         "attacks (issue #10); these reconnect when the server closes or refuses them:\n"
+         "  --slow-readers N        connections that send one keep-alive GET --read-path with a\n"
+         "                          4 KiB receive buffer and never read the answer (default 0)\n"
+         "  --read-path P           what slow readers GET, under the URL (e.g. /files/ID)\n"
+         "  --lingerers N           connections that send a request the server answers early\n"
+         "                          (PATCH --linger-path, Content-Length 100000000), then trickle\n"
+         "                          its body 1 byte every --linger-interval-ms (default 0)\n"
+         "  --linger-path P         (default /files/doesnotexist)\n"
+         "  --linger-interval-ms T  (default 400)\n"
+         "  --silent N              connections that never send a byte, reconnecting (unlike\n"
+         "                          --idle-request none) (default 0)\n"
+         "  --reconnect-delay-ms D  wait before reconnecting (default 100)\n"
          "  --trickle-rate B        bytes per second per connection (default 1; K/M suffixes)\n"
          "  --trickle-interval-ms T one chunk every T ms (default 1000)\n"
          "  --duration S            hold everything S seconds from the start, then close all\n"
@@ -71,23 +83,36 @@ ParseResult parse_options(int argc, const char* const* argv) {
       if (i + 1 >= argc) return fail(std::string(arg) + " needs a value");
       std::string value = argv[++i];
       uint64_t n = 0;
-      if (arg == "--idle" || arg == "--trickle" || arg == "--slow-heads" || arg == "--busy") {
+      if (arg == "--idle" || arg == "--trickle" || arg == "--slow-heads" || arg == "--busy" ||
+          arg == "--slow-readers" || arg == "--lingerers" || arg == "--silent") {
         if (!parse_uint(value, kMaxConnections, &n))
           return fail(std::string(arg) + " must be 0.." + std::to_string(kMaxConnections));
-        (arg == "--idle"      ? o.idle
-         : arg == "--trickle" ? o.trickle
-         : arg == "--busy"    ? o.busy
-                              : o.slow_heads) = n;
+        (arg == "--idle"           ? o.idle
+         : arg == "--trickle"      ? o.trickle
+         : arg == "--busy"         ? o.busy
+         : arg == "--slow-readers" ? o.slow_readers
+         : arg == "--lingerers"    ? o.lingerers
+         : arg == "--silent"       ? o.silent
+                                   : o.slow_heads) = n;
+      } else if (arg == "--busy-path" || arg == "--read-path" || arg == "--linger-path") {
+        if (value.empty() || value.front() != '/' ||
+            value.find_first_of(" \r\n") != std::string::npos)
+          return fail(std::string(arg) + " wants a path starting with /");
+        (arg == "--busy-path"   ? o.busy_path
+         : arg == "--read-path" ? o.read_path
+                                : o.linger_path) = value;
+      } else if (arg == "--linger-interval-ms") {
+        if (!parse_uint(value, 60000, &n) || n < 10)
+          return fail("--linger-interval-ms must be 10..60000");
+        o.linger_interval_ms = n;
+      } else if (arg == "--reconnect-delay-ms") {
+        if (!parse_uint(value, 60000, &n)) return fail("--reconnect-delay-ms must be 0..60000");
+        o.reconnect_delay_ms = n;
       } else if (arg == "--busy-method") {
         if (value.empty() ||
             value.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
           return fail("--busy-method wants an upper-case method name, e.g. HEAD");
         o.busy_method = value;
-      } else if (arg == "--busy-path") {
-        if (value.empty() || value.front() != '/' ||
-            value.find_first_of(" \r\n") != std::string::npos)
-          return fail("--busy-path wants a path starting with /");
-        o.busy_path = value;
       } else if (arg == "--idle-request") {
         if (value == "options") {
           o.idle_request = IdleRequest::kOptions;
@@ -125,7 +150,12 @@ ParseResult parse_options(int argc, const char* const* argv) {
     have_url = true;
   }
   if (!have_url) return fail("URL required");
-  if (o.total() == 0) return fail("nothing to do: give --idle, --trickle, --slow-heads or --busy");
+  if (o.total() == 0) {
+    return fail(
+        "nothing to do: give --idle, --trickle, --slow-heads, --busy, --slow-readers, "
+        "--lingerers or --silent");
+  }
+  if (o.slow_readers > 0 && o.read_path.empty()) return fail("--slow-readers needs --read-path");
   if (o.total() > kMaxConnections)
     return fail("at most " + std::to_string(kMaxConnections) + " connections in all");
   return r;

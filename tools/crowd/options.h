@@ -25,7 +25,22 @@ struct Options {
   // e.g. HEAD of an upload (which wrk cannot frame: the answer has no Content-Length).
   uint64_t busy = 0;
   std::string busy_method = "HEAD";
-  std::string busy_path = "/files/";      // appended to the URL's base path
+  std::string busy_path = "/files/";  // appended to the URL's base path
+
+  // Attacks (issue #10). Each of these connections reconnects, after reconnect_delay_ms, when
+  // the server closes or refuses it, so the attack stays on for the whole run.
+  // Slow readers: one keep-alive `GET read_path` with a tiny receive buffer, never read.
+  uint64_t slow_readers = 0;
+  std::string read_path;  // appended to the URL's base path; required with slow_readers
+  // Lingerers: a request the server answers early (404 for a PATCH to an unknown upload) that
+  // declares a large body, whose bytes then trickle in one every linger_interval_ms.
+  uint64_t lingerers = 0;
+  std::string linger_path = "/files/doesnotexist";
+  uint64_t linger_interval_ms = 400;
+  // Silent: connect and never send a byte (the head timeout, the connection cap).
+  uint64_t silent = 0;
+  uint64_t reconnect_delay_ms = 100;
+
   uint64_t trickle_rate_bytes_per_s = 1;  // per connection
   uint64_t trickle_interval_ms = 1000;    // one chunk per interval (rate x interval bytes)
   uint64_t duration_s = 60;               // held this long from the start, then all closed
@@ -33,7 +48,9 @@ struct Options {
   IdleRequest idle_request = IdleRequest::kOptions;
   bool json = false;
 
-  uint64_t total() const { return idle + trickle + slow_heads + busy; }
+  uint64_t total() const {
+    return idle + trickle + slow_heads + busy + slow_readers + lingerers + silent;
+  }
 };
 
 struct ParseResult {

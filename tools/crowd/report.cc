@@ -1,10 +1,10 @@
 #include "tools/crowd/report.h"
 
-#include "tools/loadgen/report.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <vector>
+
+#include "tools/loadgen/report.h"
 
 namespace ringest::crowd {
 namespace {
@@ -35,6 +35,8 @@ std::string json_kind(const KindStats& k) {
   out += ",\"expected_responses\":" + std::to_string(k.expected_responses);
   out += ",\"closed_without_answer\":" + json_occurrences(k.closed_without_answer);
   out += ",\"resets\":" + std::to_string(k.resets);
+  out += ",\"closed_by_server\":" + json_occurrences(k.closed_by_server);
+  out += ",\"reconnects\":" + std::to_string(k.reconnects);
   out += ",\"answers\":{";
   bool first = true;
   for (const auto& [status, occ] : k.answers) {
@@ -59,6 +61,17 @@ std::string answers_text(const KindStats& k) {
     if (!out.empty()) out += ", ";
     out += "closed without answer x " + std::to_string(c.count) + " (" + std::to_string(k.resets) +
            " resets; at " + fixed(c.first_s, 1) + "-" + fixed(c.last_s, 1) + " s)";
+  }
+  // Attack kinds keep a connection after its answer; their closes after one are counted here.
+  const Occurrences& all = k.closed_by_server;
+  if (all.count > c.count) {
+    if (!out.empty()) out += ", ";
+    out += "closed after an answer x " + std::to_string(all.count - c.count) + " (closes at " +
+           fixed(all.first_s, 1) + "-" + fixed(all.last_s, 1) + " s)";
+  }
+  if (k.reconnects) {
+    if (!out.empty()) out += ", ";
+    out += "reconnects x " + std::to_string(k.reconnects);
   }
   return out.empty() ? "none" : out;
 }
@@ -112,6 +125,9 @@ std::string format_table(const CrowdStats& s) {
   kind_row("trickle", s.trickle);
   kind_row("slow-head", s.slow_head);
   kind_row("busy", s.busy);
+  kind_row("slow-read", s.slow_reader);
+  kind_row("linger", s.lingerer);
+  kind_row("silent-rc", s.silent_attack);
   if (s.busy.planned) {
     BusySummary b = summarize_busy(s);
     out += "  busy: " + std::to_string(b.requests) + " requests, " + fixed(b.requests_per_s, 0) +
@@ -120,10 +136,16 @@ std::string format_table(const CrowdStats& s) {
   }
   out += "  set-up " + fixed(s.setup_s, 1) + " s, peak open " + std::to_string(s.peak_open) +
          ", held at end " + std::to_string(s.held_at_end());
-  if (s.trickle.planned + s.slow_head.planned > 0) {
-    out += ", trickled " + std::to_string(s.bytes_trickled) + " bytes (" +
-           std::to_string(s.trickle_chunk_bytes) + " every " +
-           std::to_string(s.trickle_interval_ms) + " ms)";
+  if (s.trickle.planned + s.slow_head.planned + s.lingerer.planned > 0) {
+    out += ", trickled " + std::to_string(s.bytes_trickled) + " bytes (";
+    if (s.trickle.planned + s.slow_head.planned > 0) {
+      out += std::to_string(s.trickle_chunk_bytes) + " every " +
+             std::to_string(s.trickle_interval_ms) + " ms" + (s.lingerer.planned ? ", " : "");
+    }
+    if (s.lingerer.planned) {
+      out += "lingerers 1 every " + std::to_string(s.linger_interval_ms) + " ms";
+    }
+    out += ")";
   }
   out += ", crowd CPU " + fixed(s.cpu_s, 2) + " s, RLIMIT_NOFILE " +
          std::to_string(s.rlimit_nofile) + "\n";
@@ -148,6 +170,8 @@ std::string format_json(const CrowdStats& s) {
   out += ",\"trickle_rate_bytes_per_s\":" + std::to_string(s.trickle_rate_bytes_per_s);
   out += ",\"trickle_chunk_bytes\":" + std::to_string(s.trickle_chunk_bytes);
   out += ",\"trickle_interval_ms\":" + std::to_string(s.trickle_interval_ms);
+  out += ",\"linger_interval_ms\":" + std::to_string(s.linger_interval_ms);
+  out += ",\"reconnect_delay_ms\":" + std::to_string(s.reconnect_delay_ms);
   out += ",\"bytes_trickled\":" + std::to_string(s.bytes_trickled);
   out += ",\"cpu_s\":" + fixed(s.cpu_s, 3);
   out += ",\"rlimit_nofile\":" + std::to_string(s.rlimit_nofile);
@@ -156,6 +180,9 @@ std::string format_json(const CrowdStats& s) {
   out += ",\"trickle\":" + json_kind(s.trickle);
   out += ",\"slow_head\":" + json_kind(s.slow_head);
   out += ",\"busy\":" + json_kind(s.busy);
+  out += ",\"slow_reader\":" + json_kind(s.slow_reader);
+  out += ",\"lingerer\":" + json_kind(s.lingerer);
+  out += ",\"silent_attack\":" + json_kind(s.silent_attack);
   BusySummary b = summarize_busy(s);
   out += ",\"busy_requests\":" + std::to_string(b.requests);
   out += ",\"busy_requests_per_s\":" + fixed(b.requests_per_s, 1);
