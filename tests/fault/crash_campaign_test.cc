@@ -511,7 +511,22 @@ TEST_P(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
     const uint64_t cut = rng() % size;
     const uint64_t kept = d.offset_after_cut(0, cut);
     auto client = std::make_unique<Connection>(port);
-    ASSERT_TRUE(client->send_all(d.append_head(upload, 0, size)));
+    std::string first_head = d.append_head(upload, 0, size);
+    if (half_open) {
+      // The resume below must reach the server after this request owns the upload: requests
+      // on different connections (and reactors) are not handled in the order they were sent,
+      // and the newest head the server sees wins. Had the resume come first, this request
+      // would take it over and the resume would end without an answer, by design. The
+      // server's 100 Continue says this request owns the upload and is reading its body.
+      ASSERT_EQ(first_head.substr(first_head.size() - 4), "\r\n\r\n");
+      first_head.insert(first_head.size() - 2, "Expect: 100-continue\r\n");
+    }
+    ASSERT_TRUE(client->send_all(first_head));
+    if (half_open) {
+      std::optional<Response> go_on = client->read_response();
+      ASSERT_TRUE(go_on) << "upload " << i;
+      ASSERT_EQ(go_on->status, 100) << "upload " << i;
+    }
     ASSERT_TRUE(client->send_all(data.data(), cut));
     if (!half_open) {
       client->close_now();  // gone; the server keeps what arrived
@@ -527,19 +542,8 @@ TEST_P(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
     ASSERT_TRUE(start) << "upload " << i;
     uint64_t offset = *start;
     bool done = false;
-    int lost = 0;
-    for (int attempt = 0; attempt < 6 && !done; ++attempt) {
+    for (int attempt = 0; attempt < 4 && !done; ++attempt) {
       AppendOutcome r = d.append(port, upload, offset, std::string_view(data).substr(offset));
-      if (r.kind == AppendOutcome::Kind::kNoResponse) {
-        // Known, not yet explained: under heavy parallel load the early 409 to a request that
-        // takes over a half-open one is sometimes lost with its connection (seen since before
-        // the splice and timeout work). A real client asks for the offset and sends again.
-        ++lost;
-        auto now = d.offset(port, upload);
-        ASSERT_TRUE(now);
-        offset = *now;
-        continue;
-      }
       if (r.kind == AppendOutcome::Kind::kAccepted) {
         done = true;
         EXPECT_TRUE(answer_offset_is(d, r, size)) << "upload " << i;
@@ -558,7 +562,6 @@ TEST_P(VanishingClients, ClosedAndHalfOpenAtRandomBytePositions) {
       }
     }
     EXPECT_TRUE(done);
-    EXPECT_LE(lost, 1) << "upload " << i;
     if (half_open) {
       EXPECT_TRUE(client->closed_by_peer(2000));
     }
