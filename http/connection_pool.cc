@@ -134,10 +134,12 @@ ConnectionPool::~ConnectionPool() {
 
 HttpConnection* ConnectionPool::shed_victim() {
   // Oldest first within each kind (a timer list is in arming order): lingering after an answer,
-  // then idle between requests, then a head still arriving (not yet authenticated). A waiting
-  // request sits in the head list too but is not sheddable: the walk skips a bounded number.
+  // then a connection whose head has not arrived yet (silent, or sending it slowly: not yet
+  // authenticated), then one idle between requests (it has been served before, and a client
+  // that just got an answer is about to send its next request). A waiting request sits in the
+  // head list too but is not sheddable: the walk skips a bounded number.
   using Timer = HttpConnection::Timer;
-  for (Timer kind : {Timer::kLinger, Timer::kIdle, Timer::kHead}) {
+  for (Timer kind : {Timer::kLinger, Timer::kHead, Timer::kIdle}) {
     int looked = 0;
     for (HttpConnection* c = timers_[static_cast<int>(kind)].head; c != nullptr && looked < 64;
          c = c->timer_next_, ++looked) {

@@ -21,9 +21,9 @@ class ConnectionPool final : public ReactorClient, public CompletionHandler {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // A new connection. When the table is full, the oldest connection that is lingering, idle or
-  // still sending its first head is shed to make room (nginx does the same with its reusable
-  // connections); only when none is, the new one is refused with 503.
+  // A new connection. When the table is full, the oldest connection that is lingering, still
+  // without a whole request head, or idle between requests is shed to make room (nginx does the
+  // same with its reusable connections); only when none is, the new one is refused with 503.
   void on_accept(int fd) override;
   void begin_shutdown() override;
   bool drained() const override { return live_ == 0; }

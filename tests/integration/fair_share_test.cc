@@ -55,6 +55,29 @@ class FairShare : public DriverTest {
 
 const char kOptions[] = "OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n";
 
+// Creates an upload and starts its body on one new connection, and returns once the server is
+// reading the body (its 100 Continue came): from then on the connection has a request in
+// progress, and no other connection was left behind for the server to close.
+struct BodyInProgress {
+  UploadHandle upload;
+  std::unique_ptr<Connection> c;
+};
+BodyInProgress begin_body(uint16_t port, const TusDriver& tus, uint64_t length,
+                          std::string_view first) {
+  BodyInProgress b;
+  auto c = std::make_unique<Connection>(port, 10000);
+  if (!c->send_all(tus.create_request(length, "f"))) return b;
+  UploadHandle upload = tus.created(c->read_response(), length);
+  std::string head = tus.append_head(upload, 0, length);
+  head.insert(head.size() - 2, "Expect: 100-continue\r\n");
+  if (!upload.valid() || !c->send_all(head)) return b;
+  auto interim = c->read_response();
+  if (!interim || interim->status != 100 || !c->send_all(first)) return b;
+  b.upload = upload;
+  b.c = std::move(c);
+  return b;
+}
+
 TEST_P(FairShare, DownloadsTheClientDoesNotReadHoldNoPoolSlots) {
   // Four slots; eight downloads of 8 MiB whose clients do not read (4 KiB receive buffers).
   const UploadDriver& d = driver();
@@ -113,22 +136,24 @@ TEST_P(FairShare, LingeringClosesHoldNoPoolSlots) {
 }
 
 TEST_F(FairShare, SilentConnectionsAreShedBeforeAnyoneIsRefused) {
-  // A table of 16. Two uploads are in progress (bodies half sent), then 40 connections that
-  // never send a byte arrive: the oldest silent ones are closed to make room, the uploads are
-  // not touched, and a new client is served instead of refused.
+  // A table of 16. Two uploads are in progress (bodies half sent, each on the connection that
+  // created it) and a keep-alive client sits
+  // between requests, then 40 connections that never send a byte arrive: the oldest silent ones
+  // are closed to make room, the uploads and the keep-alive client are not touched, and a new
+  // client is served instead of refused.
   start({"--threads", "1", "--max-connections", "16", "--head-timeout", "30s"});
   TusDriver tus;
   std::vector<std::string> bodies = {random_bytes(5000, 1), random_bytes(7000, 2)};
-  std::vector<UploadHandle> uploads;
-  std::vector<std::unique_ptr<Connection>> senders;
+  std::vector<BodyInProgress> senders;
   for (const std::string& body : bodies) {
-    uploads.push_back(tus.create(port_, body.size()));
-    ASSERT_TRUE(uploads.back().valid());
-    senders.push_back(std::make_unique<Connection>(port_, 10000));
-    ASSERT_TRUE(senders.back()->send_all(tus.append_head(uploads.back(), 0, body.size())));
-    ASSERT_TRUE(senders.back()->send_all(body.substr(0, 1000)));
+    senders.push_back(begin_body(port_, tus, body.size(), body.substr(0, 1000)));
+    ASSERT_NE(senders.back().c, nullptr);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // their bodies have begun
+  // A client between two requests on a keep-alive connection: it was served, silent ones were
+  // not, so they go first.
+  Connection keep_alive(port_, 10000);
+  ASSERT_TRUE(keep_alive.send_all(kOptions));
+  ASSERT_TRUE(keep_alive.read_response().has_value());
   std::vector<std::unique_ptr<Connection>> silent;
   for (int i = 0; i < 40; ++i) silent.push_back(std::make_unique<Connection>(port_, 10000));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -138,13 +163,18 @@ TEST_F(FairShare, SilentConnectionsAreShedBeforeAnyoneIsRefused) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 204) << "refused while idle connections could have been shed";
   EXPECT_TRUE(silent.front()->closed_by_peer(2000)) << "the oldest silent connection was kept";
-  EXPECT_GE(metric(port_, "ringest_connections_shed_total"), 27u);  // 2 + 40 + 1 + 1 - 16 - 1
+  ASSERT_TRUE(keep_alive.send_all(kOptions));
+  auto again = keep_alive.read_response();
+  ASSERT_TRUE(again.has_value()) << "a served keep-alive connection was shed before silent ones";
+  EXPECT_EQ(again->status, 204);
+  EXPECT_GE(metric(port_, "ringest_connections_shed_total"), 28u);  // 2 + 1 + 40 + 1 + 1 - 16 - 1
   EXPECT_EQ(metric(port_, "ringest_connections_refused_total"), 0u);
   for (size_t i = 0; i < bodies.size(); ++i) {
-    ASSERT_TRUE(senders[i]->send_all(bodies[i].substr(1000)));
-    AppendOutcome done = tus.interpret_append(senders[i]->read_response());
+    ASSERT_TRUE(senders[i].c->send_all(bodies[i].substr(1000)));
+    AppendOutcome done = tus.interpret_append(senders[i].c->read_response());
     EXPECT_EQ(done.kind, AppendOutcome::Kind::kAccepted) << done;
-    EXPECT_EQ(sha256_file(tus.data_file(server_->data_dir(), uploads[i])), sha256_hex(bodies[i]));
+    EXPECT_EQ(sha256_file(tus.data_file(server_->data_dir(), senders[i].upload)),
+              sha256_hex(bodies[i]));
   }
 }
 
@@ -152,15 +182,11 @@ TEST_F(FairShare, ConnectionsBeyondTheLimitGet503WhenNoneCanBeShed) {
   // Both connections of the table are uploading: nothing can be shed, the third is refused.
   start({"--threads", "1", "--max-connections", "2"});
   TusDriver tus;
-  std::vector<std::unique_ptr<Connection>> senders;
+  std::vector<BodyInProgress> senders;
   for (int i = 0; i < 2; ++i) {
-    UploadHandle upload = tus.create(port_, 1000);
-    ASSERT_TRUE(upload.valid());
-    senders.push_back(std::make_unique<Connection>(port_, 10000));
-    ASSERT_TRUE(senders.back()->send_all(tus.append_head(upload, 0, 1000)));
-    ASSERT_TRUE(senders.back()->send_all(std::string(10, 'x')));
+    senders.push_back(begin_body(port_, tus, 1000, std::string(10, 'x')));
+    ASSERT_NE(senders.back().c, nullptr);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Connection c(port_, 10000);
   auto r = c.read_response();
   ASSERT_TRUE(r.has_value());
