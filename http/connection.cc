@@ -39,7 +39,7 @@ void HttpConnection::init(ConnectionPool* pool, Reactor* reactor, ServerContext*
   buffered_.init(ingest);
   direct_.init(ingest);
   splice_.init(ingest);
-  reader_.init(&reactor->ring(), context->store, config.buffer_bytes);
+  reader_.init(&reactor->ring(), &reactor->pool(), context->store);
 }
 
 void HttpConnection::start(int fd) {

@@ -136,9 +136,9 @@ io_uring_sqe* IoRing::recv(Completion* c, int fd, void* buf, size_t len, int fla
   return bound(sqe, c);
 }
 
-io_uring_sqe* IoRing::send(Completion* c, int fd, const void* buf, size_t len) {
+io_uring_sqe* IoRing::send(Completion* c, int fd, const void* buf, size_t len, int flags) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | flags);
   return bound(sqe, c);
 }
 

@@ -53,7 +53,9 @@ class IoRing {
   // Sockets and timers. `c` may be null for fire-and-forget.
   // `flags` as for recv(2): MSG_TRUNC discards a TCP socket's bytes without copying them.
   io_uring_sqe* recv(Completion* c, int fd, void* buf, size_t len, int flags = 0);
-  io_uring_sqe* send(Completion* c, int fd, const void* buf, size_t len);
+  // `flags` as for send(2) (MSG_NOSIGNAL always): MSG_DONTWAIT completes with what the socket
+  // took now (-EAGAIN for nothing) instead of waiting for room.
+  io_uring_sqe* send(Completion* c, int fd, const void* buf, size_t len, int flags = 0);
   io_uring_sqe* poll_in(Completion* c, int fd);
   io_uring_sqe* poll_out(Completion* c, int fd);
   // A relative timeout; `ts` must stay valid until it completes (-ETIME when it fires).

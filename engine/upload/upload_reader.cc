@@ -1,7 +1,6 @@
 #include "engine/upload/upload_reader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 
@@ -9,15 +8,10 @@
 
 namespace ringest {
 
-UploadReader::~UploadReader() {
-  if (pipe_read_ >= 0) ::close(pipe_read_);
-  if (pipe_write_ >= 0) ::close(pipe_write_);
-}
-
-void UploadReader::init(IoRing* ring, UploadStore* store, uint32_t pipe_bytes) {
+void UploadReader::init(IoRing* ring, BufferPool* pool, UploadStore* store) {
   ring_ = ring;
+  pool_ = pool;
   store_ = store;
-  pipe_bytes_ = pipe_bytes;
 }
 
 void UploadReader::start(Upload& upload, uint64_t from, uint64_t to, int socket_fd,
@@ -25,11 +19,10 @@ void UploadReader::start(Upload& upload, uint64_t from, uint64_t to, int socket_
   RINGEST_CHECK(!busy() && listener_ == nullptr && from < to);
   listener_ = listener;
   stopped_ = streaming_ = socket_full_ = false;
-  failure_ = Status::Ok();
   socket_fd_ = socket_fd;
-  pos_ = from;
+  sent_ = from;
   end_ = to;
-  in_pipe_ = 0;
+  chunk_len_ = chunk_sent_ = 0;
   store_->open_for_read(op_, *ring_, upload, this);
 }
 
@@ -40,31 +33,10 @@ void UploadReader::on_store_done(StoreOp* op, Status status) {
     end(Status::Ok());
   } else if (!status.ok()) {
     end(status);
-  } else if (!open_pipe()) {
-    end(Status::FromErrno(errno));
   } else {
-    fill_first();
+    pending_ = true;  // one byte into the reader itself: no slot is held before the head is out
+    ring_->read(&probe_, fd_, &probe_byte_, 1, sent_, FaultOp::kDataRead);
   }
-}
-
-bool UploadReader::open_pipe() {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  // A larger pipe means fewer steps; the kernel may refuse (pipe-max-size, or the user's pipe
-  // pages past pipe-user-pages-soft): the default size then serves, only in smaller steps.
-  int size = fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(pipe_bytes_));
-  if (size <= 0) size = fcntl(fds[1], F_GETPIPE_SZ);
-  pipe_read_ = fds[0];
-  pipe_write_ = fds[1];
-  pipe_capacity_ = size > 0 ? static_cast<uint32_t>(size) : 4096;
-  return true;
-}
-
-void UploadReader::fill_first() {
-  uint64_t left = end_ - pos_;
-  uint32_t n = left < pipe_capacity_ ? static_cast<uint32_t>(left) : pipe_capacity_;
-  pending_ = 1;
-  ring_->splice(&fill_, fd_, static_cast<int64_t>(pos_), pipe_write_, -1, n, FaultOp::kDataRead);
 }
 
 void UploadReader::send_body() {
@@ -73,93 +45,107 @@ void UploadReader::send_body() {
   step();
 }
 
-// One step: top the pipe up from the file (when there is room and file left) and, hard-linked
-// behind it, move what the pipe holds into the socket. A short fill does not cut the drain.
+// Reads the next chunk into a slot (taking one in turn), or sends what the slot holds without
+// waiting for room, or waits for room holding nothing.
 void UploadReader::step() {
+  if (listener_ == nullptr || pending_) return;
+  if (stopped_ || sent_ == end_) {
+    end(Status::Ok());
+    return;
+  }
+  pending_ = true;  // (before taking the SQE: see BodyIngest::post_recv)
+  if (socket_full_) {
+    ring_->poll_out(&poll_, socket_fd_);
+    return;
+  }
+  if (slot_ < 0) {
+    slot_ = pool_->acquire();
+    if (slot_ < 0) {
+      pending_ = false;
+      pool_->add_waiter(this);  // on_slot_available() comes back here
+      return;
+    }
+  }
+  char* data = pool_->data(slot_);
+  if (chunk_sent_ == chunk_len_) {
+    uint64_t left = end_ - sent_;
+    uint32_t n = left < pool_->slot_bytes() ? static_cast<uint32_t>(left) : pool_->slot_bytes();
+    ring_->read_fixed(&read_, fd_, data, n, sent_, FaultOp::kDataRead);
+    return;
+  }
+  ring_->send(&send_, socket_fd_, data + chunk_sent_, chunk_len_ - chunk_sent_, MSG_DONTWAIT);
+}
+
+void UploadReader::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
+  pending_ = false;
   if (stopped_) {
     end(Status::Ok());
     return;
   }
-  if (in_pipe_ == 0 && pos_ == end_) {
-    end(Status::Ok());
-    return;
-  }
-  if (socket_full_) {
-    pending_ = 1;
-    ring_->poll_out(&poll_, socket_fd_);
-    return;
-  }
-  uint64_t left = end_ - pos_;
-  uint32_t room = pipe_capacity_ - in_pipe_;
-  uint32_t fill = left < room ? static_cast<uint32_t>(left) : room;
-  if (fill > 0) {
-    ring_->reserve(2);
-    pending_ = 2;
-    ring_->splice(&fill_, fd_, static_cast<int64_t>(pos_), pipe_write_, -1, fill,
-                  FaultOp::kDataRead)->flags |= IOSQE_IO_HARDLINK;
-  } else {
-    pending_ = 1;
-  }
-  ring_->splice(&drain_, pipe_read_, -1, socket_fd_, -1, in_pipe_ + fill);
-}
-
-void UploadReader::on_completion(Completion* completion, int res, uint32_t /*flags*/) {
-  --pending_;
-  if (completion == &fill_) {
-    if (res > 0) {
-      pos_ += static_cast<uint64_t>(res);
-      in_pipe_ += static_cast<uint32_t>(res);
-    } else if (res == -EAGAIN && in_pipe_ > 0) {
-      // The pipe counts buffers, not bytes: partly sent pages fill it before its byte size is
-      // reached. The drain behind this makes room.
-    } else if (failure_.ok()) {
-      failure_ = Status::FromErrno(res < 0 ? -res : EIO);  // 0: the file is shorter than it says
+  if (completion == &probe_ || completion == &read_) {
+    if (res <= 0) {
+      end(Status::FromErrno(res < 0 ? -res : EIO));  // 0: the file is shorter than it says
+      return;
     }
-  } else if (completion == &drain_) {
-    if (res > 0) {
-      in_pipe_ -= static_cast<uint32_t>(res);
-      if (!stopped_) listener_->on_reader_progress();
-    } else if (res == -EAGAIN) {
-      socket_full_ = true;
-    } else if (failure_.ok()) {
-      failure_ = Status{Code::kConnectionReset, res < 0 ? -res : EPIPE};  // 0: never, but final
+    if (completion == &probe_) {
+      listener_->on_reader_ready();  // the head goes out; send_body() follows
+      return;
     }
+    chunk_len_ = static_cast<uint32_t>(res);
+    chunk_sent_ = 0;
+  } else if (completion == &send_) {
+    on_sent(res);
+    if (listener_ == nullptr) return;  // ended
   } else if (completion == &poll_) {
-    socket_full_ = false;
-    if (res < 0 && res != -ECANCELED && failure_.ok()) failure_ = Status::FromErrno(-res);
+    socket_full_ = false;  // writable (or failed: the next send says how)
   }
-  if (pending_ == 0) after_ops();
+  step();
 }
 
-void UploadReader::after_ops() {
-  if (stopped_ || !failure_.ok()) {
-    end(failure_);
-  } else if (!streaming_) {
-    listener_->on_reader_ready();  // the first bytes are in the pipe
-  } else {
-    step();
+void UploadReader::on_sent(int res) {
+  if (res < 0 && res != -EAGAIN) {
+    end(Status{Code::kConnectionReset, -res});
+    return;
   }
+  uint32_t asked = chunk_len_ - chunk_sent_;
+  if (res > 0) {
+    chunk_sent_ += static_cast<uint32_t>(res);
+    sent_ += static_cast<uint64_t>(res);
+    listener_->on_reader_progress();
+  }
+  if (res < 0 || static_cast<uint32_t>(res) < asked) {
+    // The socket is full: the rest of the chunk is still in the file. Let the slot go while
+    // the client catches up.
+    release_slot();
+    socket_full_ = true;
+  }
+}
+
+void UploadReader::release_slot() {
+  if (slot_ >= 0) pool_->unref(slot_);
+  slot_ = -1;
+  chunk_len_ = chunk_sent_ = 0;
 }
 
 void UploadReader::stop() {
   if (listener_ == nullptr) return;
   stopped_ = true;
-  if (pending_ > 0) {
+  if (waiting) pool_->remove_waiter(this);
+  if (pending_) {
     ring_->cancel(&poll_);
-    ring_->cancel(&drain_);
-    ring_->cancel(&fill_);
+    ring_->cancel(&send_);
+    ring_->cancel(&read_);
+    ring_->cancel(&probe_);
   } else if (!op_.busy()) {
     end(Status::Ok());
   }
 }
 
 void UploadReader::end(Status status) {
+  release_slot();
+  if (waiting) pool_->remove_waiter(this);
   if (fd_ >= 0) ring_->close(nullptr, fd_);
   fd_ = -1;
-  // The pipe goes too: it may still hold pages of this file.
-  if (pipe_read_ >= 0) ring_->close(nullptr, pipe_read_);
-  if (pipe_write_ >= 0) ring_->close(nullptr, pipe_write_);
-  pipe_read_ = pipe_write_ = -1;
   ReaderListener* listener = listener_;
   listener_ = nullptr;
   // Also after stop(): the connection waits for this to free itself.
