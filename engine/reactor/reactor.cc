@@ -71,10 +71,10 @@ void Reactor::post_message(const MailboxAddress& target, uint32_t payload) {
 }
 
 void Reactor::arm_accept() {
-  // Non-blocking sockets: a splice from or into a socket (splice ingest, every download) must
-  // not wait for the client in a kernel worker (tcp_splice_read() and a full socket ignore
-  // SPLICE_F_NONBLOCK, which covers only the pipe). Receives and sends on the ring are
-  // unaffected: they wait through the ring's poll either way.
+  // Non-blocking sockets in every io-mode: a splice from a socket (splice ingest) must not wait
+  // for the client in a kernel worker (tcp_splice_read() ignores SPLICE_F_NONBLOCK, which
+  // covers only the pipe), and one socket mode for all io-modes is one behaviour to test.
+  // Receives and sends on the ring are unaffected: they wait through the ring's poll either way.
   int flags = SOCK_CLOEXEC | SOCK_NONBLOCK;
   ring_.accept_multishot(&accept_, listen_fd_, flags);
   accept_armed_ = true;
