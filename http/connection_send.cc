@@ -69,7 +69,6 @@ void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, 
   send_len_ = static_cast<uint32_t>(rb.size());
   state_ = State::kStreaming;
   head_sent_ = false;
-  release_read_slot();  // (what was pipelined is parked in the carry already)
   reader_.start(*upload_, from, to, fd_, this);
 }
 

@@ -53,18 +53,17 @@ void UploadReader::step() {
     end(Status::Ok());
     return;
   }
+  if (!socket_full_ && slot_ < 0) {
+    slot_ = pool_->acquire();
+    if (slot_ < 0) {
+      pool_->add_waiter(this);  // on_slot_available() comes back here
+      return;
+    }
+  }
   pending_ = true;  // (before taking the SQE: see BodyIngest::post_recv)
   if (socket_full_) {
     ring_->poll_out(&poll_, socket_fd_);
     return;
-  }
-  if (slot_ < 0) {
-    slot_ = pool_->acquire();
-    if (slot_ < 0) {
-      pending_ = false;
-      pool_->add_waiter(this);  // on_slot_available() comes back here
-      return;
-    }
   }
   char* data = pool_->data(slot_);
   if (chunk_sent_ == chunk_len_) {

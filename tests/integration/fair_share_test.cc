@@ -21,13 +21,8 @@ namespace {
 
 constexpr int kLegitimateTimeoutMs = 10000;
 
-class FairShare : public DriverTest {
+class FairShare : public ServerDriverTest {
  protected:
-  void start(std::vector<std::string> args) {
-    server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args));
-    server_->start();
-    port_ = server_->port();
-  }
   // The legitimate client: a health check and an upload, each on a fresh connection that gives
   // up after kLegitimateTimeoutMs.
   void expect_served(const UploadDriver& d, size_t upload_bytes) {
@@ -48,9 +43,6 @@ class FairShare : public DriverTest {
     EXPECT_EQ(r.kind, AppendOutcome::Kind::kAccepted) << r;
     EXPECT_EQ(sha256_file(d.data_file(server_->data_dir(), upload)), sha256_hex(data));
   }
-  TempDir dir_;
-  std::unique_ptr<Server> server_;
-  uint16_t port_ = 0;
 };
 
 const char kOptions[] = "OPTIONS /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\r\n";

@@ -22,17 +22,7 @@ namespace {
 
 // Parameterized by protocol driver for the tests with uploads (TEST_P); the pure HTTP ones are
 // TEST_F on the same fixture (gtest wants one fixture class per suite) and never use driver().
-class SlowClients : public DriverTest {
- protected:
-  void start(std::vector<std::string> args) {
-    server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args));
-    server_->start();
-    port_ = server_->port();
-  }
-  TempDir dir_;
-  std::unique_ptr<Server> server_;
-  uint16_t port_ = 0;
-};
+class SlowClients : public ServerDriverTest {};
 
 TEST_F(SlowClients, SilentConnectionGets408AndIsClosed) {
   start({"--head-timeout", "300ms"});

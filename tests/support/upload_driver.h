@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -153,6 +154,19 @@ class DriverTest : public ::testing::TestWithParam<const UploadDriver*> {
  protected:
   const UploadDriver& driver() const { return *GetParam(); }
 };
+// A DriverTest with a ringestd of its own, started by the test with the flags it needs.
+class ServerDriverTest : public DriverTest {
+ protected:
+  void start(std::vector<std::string> args) {
+    server_ = std::make_unique<Server>(dir_.path() + "/data", std::move(args));
+    server_->start();
+    port_ = server_->port();
+  }
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+};
+
 void PrintTo(const UploadDriver* driver, std::ostream* os);
 struct DriverTestName {
   std::string operator()(const ::testing::TestParamInfo<const UploadDriver*>& info) const {
