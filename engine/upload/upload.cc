@@ -22,6 +22,8 @@ UploadView Upload::view() {
   v.expires_unix_ms = expires_unix_ms;
   v.flags = flags;
   v.deleted = deleted;
+  v.crc32c_known = crc32c_known;
+  v.crc32c = content_crc32c;
   return v;
 }
 

@@ -68,6 +68,10 @@ struct UploadView {
   uint16_t record_version = 0;         // format of the record's header (how metadata is kept)
   uint8_t protocol = 0;                // storage::Protocol that created it
   bool deleted = false;
+  // CRC-32C of the bytes [0, offset), when every one of them was hashed as it arrived (false
+  // for bytes that never entered memory: --io-mode splice, or a record from before digests).
+  bool crc32c_known = false;
+  uint32_t crc32c = 0;
   bool length_known() const { return length != kUnknownLength; }
   bool complete() const { return length_known() && offset == length; }
 };
@@ -97,6 +101,8 @@ class Upload {
   uint64_t updated_unix_ms = 0;
   uint64_t expires_unix_ms = 0;
   uint32_t flags = 0;
+  uint32_t content_crc32c = 0;  // of [0, committed_offset), when crc32c_known
+  bool crc32c_known = false;
   bool deleted = false;
   bool has_owner = false;
   UploadOwner owner;
