@@ -105,6 +105,11 @@ class HttpConnection final : public CompletionHandler,
   void receive_body() override;
   void remove_upload() override;
   void load_header() override;
+  void capture_trailer(std::string_view name) override { parser_.capture_trailer(name); }
+  void set_trailer_checksum(DigestAlgorithm algorithm, const DigestValue& expected) override {
+    session_.set_trailer_checksum(algorithm, expected);
+  }
+  void reject_trailer_checksum() override { session_.reject_trailer_checksum(); }
   std::string_view upload_location(std::string_view prefix, std::string_view id, char* out,
                                    size_t capacity) override;
   bool draining() const override { return shutting_down_; }

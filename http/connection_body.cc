@@ -68,6 +68,8 @@ void HttpConnection::start_socket_body(uint64_t body_bytes) {
   IngestKind kind = choose_ingest(context_->config->io_mode, false,
                                   session_.writer().direct_available());
   if (kind == IngestKind::kSplice && !splice_.ready()) kind = IngestKind::kBuffered;
+  // A checksum needs the bytes in memory; splicing never brings them there.
+  if (kind == IngestKind::kSplice && session_.writer().digesting()) kind = IngestKind::kBuffered;
   ingest_ = kind == IngestKind::kDirect   ? static_cast<BodyIngest*>(&direct_)
             : kind == IngestKind::kSplice ? static_cast<BodyIngest*>(&splice_)
                                           : static_cast<BodyIngest*>(&buffered_);
@@ -199,6 +201,11 @@ void HttpConnection::end_body(BodyEnd end) {
   if (end == BodyEnd::kComplete) {
     finish_message();
     park_pipelined();
+    HttpParser::Captured trailer = parser_.trailer_captured();
+    if (chunked_body_ && trailer != HttpParser::Captured::kNone) {
+      handler_->on_trailer(*this, parser_.captured_trailer(),
+                           trailer == HttpParser::Captured::kValue);
+    }
   }
   session_.finish(end);  // may call on_append_done() right away
 }
@@ -224,7 +231,11 @@ void HttpConnection::on_append_done(AppendOutcome outcome, const UploadView& vie
   }
   // A body that did not end cleanly (storage failure, too slow, malformed, too long) ends the
   // connection after its answer.
-  if (outcome != AppendOutcome::kOk) close_after_response_ = true;
+  // (A checksum that did not match came with a whole body: the connection goes on.)
+  if (outcome != AppendOutcome::kOk && outcome != AppendOutcome::kChecksumMismatch &&
+      outcome != AppendOutcome::kChecksumInvalid) {
+    close_after_response_ = true;
+  }
   handler_->on_append_done(*this, outcome, view);
 }
 

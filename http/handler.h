@@ -10,6 +10,7 @@
 //                                 went away or a newer request cut the body off: nobody to answer)
 //     or ctx.remove_upload()   -> on_append_done(ctx, outcome, view)  (after a kRemove append)
 //   ctx.load_header()          -> on_header_loaded(ctx, status, header bytes)
+//   ctx.capture_trailer(name)  -> on_trailer(ctx, value, valid) once a chunked body ended whole
 // Every request ends with exactly one final response (send()), or the connection closes.
 #pragma once
 
@@ -69,6 +70,12 @@ class RequestContext {
   virtual void receive_body() = 0;
   virtual void remove_upload() = 0;
   virtual void load_header() = 0;
+  // A chunked body's trailer field `name` is kept and given to Handler::on_trailer() when the
+  // body has ended whole (call before receive_body()).
+  virtual void capture_trailer(std::string_view name) = 0;
+  // From on_trailer(): the checksum the trailer named, or that it cannot be used.
+  virtual void set_trailer_checksum(DigestAlgorithm algorithm, const DigestValue& expected) = 0;
+  virtual void reject_trailer_checksum() = 0;
 
   // True while the server drains (SIGTERM): finish quickly, take no new body.
   virtual bool draining() const = 0;
@@ -96,6 +103,9 @@ class Handler {
                               const UploadView& /*view*/) {}
   virtual void on_header_loaded(RequestContext& /*ctx*/, Status /*status*/,
                                 std::span<const uint8_t> /*header*/) {}
+  // The trailer field asked for with capture_trailer() came (`valid` false: too long or twice);
+  // the body is complete and not yet committed.
+  virtual void on_trailer(RequestContext& /*ctx*/, std::string_view /*value*/, bool /*valid*/) {}
   // Fields every final response on this handler's routes carries, also the ones the connection
   // gives itself once the request is routed (401, 403, a CORS refusal).
   virtual void add_common_fields(ResponseBuilder& /*response*/) const {}

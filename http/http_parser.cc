@@ -284,6 +284,13 @@ int HttpParser::count_trailer_bytes(size_t len) {
   return 0;
 }
 
+void HttpParser::capture_trailer(std::string_view name) {
+  capture_name_ = name;
+  captured_ = Captured::kNone;
+  capture_len_ = 0;
+  capturing_ = false;
+}
+
 int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<HttpParser*>(p->data);
   if (!self->in_head_) {  // a trailer field
@@ -295,6 +302,11 @@ int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
     for (size_t i = 0; i < len; ++i) {
       if (!is_token_char(at[i])) return self->fail_in_callback("invalid character in header name");
     }
+    uint32_t pos = self->trailer_name_bytes_;
+    if (pos == 0) self->capture_name_matches_ = !self->capture_name_.empty();
+    self->capture_name_matches_ =
+        self->capture_name_matches_ && pos + len <= self->capture_name_.size() &&
+        equals_ignore_case(std::string_view(at, len), self->capture_name_.substr(pos, len));
     self->trailer_name_bytes_ += static_cast<uint32_t>(len);
     return self->count_trailer_bytes(len);
   }
@@ -310,6 +322,12 @@ int HttpParser::on_header_field_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
   if (!self->in_head_) {
     if (self->trailer_name_bytes_ == 0) return self->fail_in_callback("empty header name");
+    self->capturing_ =
+        self->capture_name_matches_ && self->trailer_name_bytes_ == self->capture_name_.size();
+    if (self->capturing_ && self->captured_ != Captured::kNone) {
+      self->captured_ = Captured::kInvalid;  // the field twice: neither value is trusted
+      self->capturing_ = false;
+    }
     self->trailer_name_bytes_ = 0;
     self->trailer_fields_++;
     return 0;
@@ -329,13 +347,34 @@ int HttpParser::on_header_field_complete(llhttp_t* p) {
 
 int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
   auto* self = static_cast<HttpParser*>(p->data);
-  if (!self->in_head_) return self->count_trailer_bytes(len);
+  if (!self->in_head_) {
+    if (self->capturing_) {
+      if (len > kTrailerCaptureBytes - self->capture_len_) {
+        self->captured_ = Captured::kInvalid;
+        self->capturing_ = false;
+      } else {
+        std::memcpy(self->capture_buf_ + self->capture_len_, at, len);
+        self->capture_len_ += static_cast<uint32_t>(len);
+      }
+    }
+    return self->count_trailer_bytes(len);
+  }
   return self->append_token(at, len);
 }
 
 int HttpParser::on_header_value_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
-  if (!self->in_head_) return 0;
+  if (!self->in_head_) {
+    if (self->capturing_) {
+      while (self->capture_len_ > 0 && (self->capture_buf_[self->capture_len_ - 1] == ' ' ||
+                                        self->capture_buf_[self->capture_len_ - 1] == '\t')) {
+        --self->capture_len_;
+      }
+      self->captured_ = Captured::kValue;
+      self->capturing_ = false;
+    }
+    return 0;
+  }
   const char* start = self->token_start_ ? self->token_start_ : self->arena_ + self->arena_used_;
   size_t size = static_cast<size_t>(self->arena_ + self->arena_used_ - start);
   while (size > 0 && (start[size - 1] == ' ' || start[size - 1] == '\t')) --size;
@@ -349,6 +388,7 @@ int HttpParser::on_headers_complete(llhttp_t* p) {
   auto* self = static_cast<HttpParser*>(p->data);
   // "GET /path" alone is an HTTP/0.9 request line; RFC 9112 3 requires the version.
   if (!self->version_seen_) return self->fail_in_callback("request line without HTTP version");
+  self->capture_trailer({});  // a new message: nothing to keep until the caller asks
   RequestHead& h = self->head_;
   h.method = llhttp_get_method(p);
   h.version_major = llhttp_get_http_major(p);

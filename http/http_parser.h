@@ -94,6 +94,14 @@ class HttpParser {
   uint64_t body_remaining() const {
     return in_head_ || head_.chunked ? 0 : parser_.content_length;
   }
+  // Trailer fields are dropped, except one the caller names here (after the head, before the
+  // body; `name` must outlive the message): its value is kept, up to kTrailerCaptureBytes.
+  static constexpr size_t kTrailerCaptureBytes = 192;
+  void capture_trailer(std::string_view name);
+  enum class Captured : uint8_t { kNone, kValue, kInvalid };  // kInvalid: too long, or twice
+  Captured trailer_captured() const { return captured_; }
+  std::string_view captured_trailer() const { return {capture_buf_, capture_len_}; }
+
   // Splice mode: `n` (<= body_remaining()) body bytes went from the socket to the file without
   // passing through here. A feed() (even of 0 bytes) then ends the message once none remain.
   void skip_body(uint64_t n);
@@ -147,6 +155,12 @@ class HttpParser {
   uint32_t trailer_bytes_ = 0;
   uint32_t trailer_fields_ = 0;
   uint32_t trailer_name_bytes_ = 0;  // of the field being parsed
+  std::string_view capture_name_;    // the trailer field to keep
+  bool capture_name_matches_ = false;  // the name so far is a prefix of capture_name_
+  bool capturing_ = false;             // the value being parsed is the one to keep
+  Captured captured_ = Captured::kNone;
+  uint32_t capture_len_ = 0;
+  char capture_buf_[kTrailerCaptureBytes] = {};
   // llhttp 8.1 skips the two bytes after chunk data without looking at them; RFC 9112 7.1 wants
   // CRLF there, so they are checked here: `crlf_pending_` of them are still to come (at the
   // start of the next feed), `feed_end_` bounds the input being parsed.

@@ -44,7 +44,9 @@ constexpr size_t kSlotVersionAt = 4;
 constexpr size_t kSlotReserved16At = 6;
 constexpr size_t kSlotSequenceAt = 8;
 constexpr size_t kSlotReserved32At = 36;
-constexpr size_t kSlotZeroFrom = 56;  // v2: bytes [56, 508) are zero
+constexpr size_t kSlotContentCrcAt = 56;
+constexpr size_t kSlotZeroFromV2 = 56;  // v2: bytes [56, 508) are zero
+constexpr size_t kSlotZeroFrom = 60;    // v3: bytes [60, 508) are zero
 constexpr size_t kSlotCrcAt = 508;
 
 // Header field offsets.
@@ -139,27 +141,31 @@ const char* record_error_name(RecordError error) {
 bool slot_is_consistent(const CommitSlot& slot) {
   return slot.sequence >= 1 && (slot.flags & ~kKnownSlotFlags) == 0 &&
          (slot.flags & kFlagComplete) ==
-             complete_flag_for(slot.committed_offset, slot.upload_length);
+             complete_flag_for(slot.committed_offset, slot.upload_length) &&
+         ((slot.flags & kFlagContentCrc) != 0 || slot.content_crc32c == 0);
 }
 
 void encode_slot(const CommitSlot& slot, uint8_t* out) {
   RINGEST_CHECK(slot_is_consistent(slot));
   std::memset(out, 0, kSlotBytes);
   put32(out + 0, kSlotMagic);
-  put16(out + kSlotVersionAt, kFormatVersion);
+  put16(out + kSlotVersionAt, kSlotVersion);
   put64(out + kSlotSequenceAt, slot.sequence);
   put64(out + 16, slot.committed_offset);
   put64(out + 24, slot.upload_length);
   put32(out + 32, slot.flags);
   put64(out + 40, slot.updated_unix_ms);
   put64(out + 48, slot.expires_unix_ms);
+  put32(out + kSlotContentCrcAt, slot.content_crc32c);
   put32(out + kSlotCrcAt, crc32c(out, kSlotCrcAt));
 }
 
 bool decode_slot(const uint8_t* bytes, CommitSlot* slot) {
   if (get32(bytes) != kSlotMagic) return false;
   uint16_t version = get16(bytes + kSlotVersionAt);
-  if (version != kFormatVersionV1 && version != kFormatVersion) return false;
+  if (version != kFormatVersionV1 && version != kSlotVersionV2 && version != kSlotVersion) {
+    return false;
+  }
   if (get32(bytes + kSlotCrcAt) != crc32c(bytes, kSlotCrcAt)) return false;
   CommitSlot s;
   s.sequence = get64(bytes + kSlotSequenceAt);
@@ -175,10 +181,13 @@ bool decode_slot(const uint8_t* bytes, CommitSlot* slot) {
     if (s.sequence < 1) return false;
   } else {
     s.expires_unix_ms = get64(bytes + 48);
+    size_t zero_from = version == kSlotVersionV2 ? kSlotZeroFromV2 : kSlotZeroFrom;
     if (get16(bytes + kSlotReserved16At) != 0 || get32(bytes + kSlotReserved32At) != 0 ||
-        !all_zero(bytes + kSlotZeroFrom, kSlotCrcAt - kSlotZeroFrom)) {
+        !all_zero(bytes + zero_from, kSlotCrcAt - zero_from)) {
       return false;
     }
+    if (version == kSlotVersionV2 && (s.flags & kFlagContentCrc) != 0) return false;
+    if (version == kSlotVersion) s.content_crc32c = get32(bytes + kSlotContentCrcAt);
     if (!slot_is_consistent(s)) return false;
   }
   *slot = s;

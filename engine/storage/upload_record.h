@@ -7,12 +7,16 @@
 //   [512, 1024)   commit slot B  /  of one slot always leaves the previous commit intact
 //   [1024, ...)   header: immutable after creation (id, protocol, length, metadata)
 //
-// Commit slot v2 (little-endian):
-//   0  u32 magic "RGSL"   4 u16 version (2)   6 u16 reserved (0)   8 u64 sequence (>= 1)
+// Commit slot v3 (little-endian; slots carry their own version, kSlotVersion):
+//   0  u32 magic "RGSL"   4 u16 version (3)   6 u16 reserved (0)   8 u64 sequence (>= 1)
 //   16 u64 committed_offset   24 u64 upload_length (kUnknownLength while deferred)
-//   32 u32 flags (kFlagComplete, kFlagFinishDelivered)   36 u32 reserved (0)
-//   40 u64 updated_unix_ms   48 u64 expires_unix_ms (0: never)   56..507 zero
+//   32 u32 flags (kFlagComplete, kFlagFinishDelivered, kFlagContentCrc)   36 u32 reserved (0)
+//   40 u64 updated_unix_ms   48 u64 expires_unix_ms (0: never)
+//   56 u32 content_crc32c: CRC-32C of the data bytes [0, committed_offset) when kFlagContentCrc
+//      is set, else 0   60..507 zero
 //   508 u32 crc32c of bytes [0, 508)
+// Slot v2 is v3 without the content CRC (bytes 56..507 zero, kFlagContentCrc never set): still
+// read, as a slot whose content CRC is unknown.
 //
 // Header v2:
 //   0  u32 magic "RGHD"   4 u16 version (2)   6 u8 protocol   7 u8 header flags
@@ -47,7 +51,9 @@ namespace ringest::storage {
 
 inline constexpr uint32_t kSlotMagic = 0x4C534752;    // "RGSL" little-endian
 inline constexpr uint32_t kHeaderMagic = 0x44484752;  // "RGHD" little-endian
-inline constexpr uint16_t kFormatVersion = 2;         // what encode_* writes
+inline constexpr uint16_t kFormatVersion = 2;         // what encode_* writes (header)
+inline constexpr uint16_t kSlotVersion = 3;           // what encode_slot() writes
+inline constexpr uint16_t kSlotVersionV2 = 2;         // still read (no content CRC)
 inline constexpr uint16_t kFormatVersionV1 = 1;       // still read
 inline constexpr size_t kSlotBytes = 512;
 inline constexpr size_t kHeaderOffset = 1024;
@@ -68,7 +74,8 @@ inline constexpr uint64_t kUnknownLength = UINT64_MAX;
 // Commit slot flags.
 inline constexpr uint32_t kFlagComplete = 1u << 0;         // length known and committed == length
 inline constexpr uint32_t kFlagFinishDelivered = 1u << 1;  // "finished" reached the hook sinks
-inline constexpr uint32_t kKnownSlotFlags = kFlagComplete | kFlagFinishDelivered;
+inline constexpr uint32_t kFlagContentCrc = 1u << 2;  // content_crc32c holds the CRC (v3)
+inline constexpr uint32_t kKnownSlotFlags = kFlagComplete | kFlagFinishDelivered | kFlagContentCrc;
 
 // Header flags (v2 byte 7).
 inline constexpr uint8_t kHeaderFlagLengthDeferred = 1u << 0;
@@ -121,17 +128,19 @@ struct CommitSlot {
   uint32_t flags = 0;
   uint64_t updated_unix_ms = 0;
   uint64_t expires_unix_ms = 0;  // 0: never expires (always 0 for a v1 slot)
+  uint32_t content_crc32c = 0;   // with kFlagContentCrc: CRC-32C of [0, committed_offset)
 };
 
 // The rules a slot must follow on its own: sequence >= 1, no flag outside kKnownSlotFlags,
-// kFlagComplete set exactly when upload_length is known and committed_offset equals it.
+// kFlagComplete set exactly when upload_length is known and committed_offset equals it,
+// content_crc32c zero unless kFlagContentCrc is set.
 bool slot_is_consistent(const CommitSlot& slot);
 
-// Writes `slot` as a v2 slot into `out` (kSlotBytes). The slot must be consistent (checked:
+// Writes `slot` as a v3 slot into `out` (kSlotBytes). The slot must be consistent (checked:
 // a slot that decode_slot() would refuse is never written).
 void encode_slot(const CommitSlot& slot, uint8_t* out);
 
-// Returns true and fills *slot when the kSlotBytes at `bytes` are a valid v1 or v2 slot (see
+// Returns true and fills *slot when the kSlotBytes at `bytes` are a valid v1, v2 or v3 slot (see
 // the top of this file); leaves *slot alone otherwise. A v1 slot's flags are read as
 // v2 flags: kFlagComplete recomputed by the v2 rule (what every v1 writer wrote), other bits,
 // which v1 never defined, dropped; so every slot returned is consistent. Allocation-free.

@@ -24,6 +24,8 @@ const char* append_outcome_name(AppendOutcome outcome) {
     case AppendOutcome::kTimedOut: return "timed-out";
     case AppendOutcome::kMalformed: return "malformed";
     case AppendOutcome::kOverrun: return "overrun";
+    case AppendOutcome::kChecksumMismatch: return "checksum-mismatch";
+    case AppendOutcome::kChecksumInvalid: return "checksum-invalid";
   }
   return "?";
 }
@@ -54,6 +56,8 @@ void AppendSession::post(const UploadOwner& to, UploadMessage kind) {
 void AppendSession::open(const AppendRequest& request, AppendListener* listener) {
   RINGEST_CHECK(state_ == State::kIdle && request.upload != nullptr);
   request_ = request;
+  verdict_ = AppendOutcome::kOk;
+  trailer_rejected_ = false;
   upload_ref(request.upload);
   listener_ = listener;
   ++generation_;  // messages meant for an earlier request must not touch this one
@@ -162,6 +166,12 @@ void AppendSession::begin_writing(const UploadView& view) {
   // A declared length equal to the known one changes nothing: no commit needed for it.
   uint64_t declared = view.length_known() ? kUnknownLength : request_.declare_length;
   writer_.begin(request_.upload, files_, view.offset, limit_, declared);
+  const ChecksumSpec& checksum = request_.checksum;
+  if (checksum.in_trailer) {
+    writer_.begin_digest(Digester::kAll);
+  } else if (checksum.wanted()) {
+    writer_.begin_digest(Digester::bit(checksum.algorithm));
+  }
   ready(AppendOutcome::kOk);
 }
 
@@ -192,11 +202,37 @@ void AppendSession::release_ownership() {
   if (out.send_handoff) post(out.handoff_to, UploadMessage::kHandoff);
 }
 
+void AppendSession::set_trailer_checksum(DigestAlgorithm algorithm, const DigestValue& expected) {
+  if (!request_.checksum.in_trailer) {
+    trailer_rejected_ = true;  // not announced: its bytes were not held back, or a second digest
+    return;
+  }
+  request_.checksum.algorithm = algorithm;
+  request_.checksum.expected = expected;
+}
+
+AppendOutcome AppendSession::verify_checksum() {
+  const ChecksumSpec& checksum = request_.checksum;
+  if (trailer_rejected_) return AppendOutcome::kChecksumInvalid;
+  if (!checksum.wanted()) return AppendOutcome::kOk;
+  if (checksum.algorithm == DigestAlgorithm::kNone) return AppendOutcome::kChecksumInvalid;
+  DigestValue actual = writer_.finish_digest(checksum.algorithm);
+  return actual == checksum.expected ? AppendOutcome::kOk : AppendOutcome::kChecksumMismatch;
+}
+
 void AppendSession::finish(BodyEnd end) {
   RINGEST_CHECK(state_ == State::kOwning);
   state_ = State::kFinishing;
   end_ = end;
   progress_ = nullptr;
+  // A request with a checksum counts whole or not at all: a body cut short, or bytes whose
+  // digest differs, commit nothing.
+  bool all_or_nothing = request_.checksum.wanted() || trailer_rejected_;
+  if (all_or_nothing) verdict_ = end == BodyEnd::kComplete ? verify_checksum() : verdict_;
+  if (all_or_nothing && (end != BodyEnd::kComplete || verdict_ != AppendOutcome::kOk)) {
+    writer_.discard();  // may call on_writer_finished() right away
+    return;
+  }
   writer_.finish();  // may call on_writer_finished() right away
 }
 
@@ -224,6 +260,7 @@ void AppendSession::on_writer_finished(Status status) {
     case BodyEnd::kOverrun: outcome = AppendOutcome::kOverrun; break;
     case BodyEnd::kStorageError: outcome = AppendOutcome::kStorageError; break;
   }
+  if (end_ == BodyEnd::kComplete && verdict_ != AppendOutcome::kOk) outcome = verdict_;
   if (!status.ok() && end_ != BodyEnd::kPeerGone && end_ != BodyEnd::kCutOff) {
     RINGEST_LOG_ERROR("upload %.*s: write failed at or after offset %llu: %s", 32,
                       upload.id_chars, static_cast<unsigned long long>(view.offset),

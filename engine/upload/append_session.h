@@ -27,6 +27,14 @@ namespace ringest {
 
 enum class AppendIntent : uint8_t { kAppend, kRemove };
 
+// A request whose bytes count only if their digest matches (tus Upload-Checksum).
+struct ChecksumSpec {
+  DigestAlgorithm algorithm = DigestAlgorithm::kNone;  // named before the body
+  DigestValue expected;
+  bool in_trailer = false;  // named after the body (set_trailer_checksum()): hash with all
+  bool wanted() const { return algorithm != DigestAlgorithm::kNone || in_trailer; }
+};
+
 struct AppendRequest {
   Upload* upload = nullptr;  // the caller keeps its own reference for the request
   AppendIntent intent = AppendIntent::kAppend;
@@ -34,6 +42,7 @@ struct AppendRequest {
   int64_t body_bytes = -1;                   // -1: unknown until the body ends (chunked)
   uint64_t declare_length = kUnknownLength;  // the request sets the (deferred) length
   uint64_t max_length = 0;                   // the largest length an upload may have
+  ChecksumSpec checksum;
 };
 
 enum class AppendOutcome : uint8_t {
@@ -54,6 +63,9 @@ enum class AppendOutcome : uint8_t {
   kTimedOut,   // slower than the minimum body rate
   kMalformed,  // the body's framing was broken
   kOverrun,    // more bytes than the length allows
+  // A request with a checksum (nothing of it was committed):
+  kChecksumMismatch,  // the bytes' digest is not the one the client sent
+  kChecksumInvalid,   // a trailer checksum missing though announced, malformed, or unexpected
 };
 
 const char* append_outcome_name(AppendOutcome outcome);
@@ -98,6 +110,10 @@ class AppendSession final : public CompletionHandler,
   void set_progress(WriteProgress* progress) { progress_ = progress; }
   // The body is over: commit, hand the upload on, then on_append_done().
   void finish(BodyEnd end);
+  // The checksum a trailer named (before finish()): the digest to compare with.
+  void set_trailer_checksum(DigestAlgorithm algorithm, const DigestValue& expected);
+  // A trailer checksum that cannot be used (malformed, or not announced by the request).
+  void reject_trailer_checksum() { trailer_rejected_ = true; }
   // After on_append_ready(kOk) for kRemove.
   void remove();
   // The connection goes away while the session waits or owns (no body in progress): let go.
@@ -129,6 +145,7 @@ class AppendSession final : public CompletionHandler,
   void release_ownership();
   void done(AppendOutcome outcome);
   void post(const UploadOwner& to, UploadMessage kind);
+  AppendOutcome verify_checksum();
   static AppendOutcome outcome_of(Status status);
 
   Reactor* reactor_ = nullptr;
@@ -144,6 +161,8 @@ class AppendSession final : public CompletionHandler,
   bool owns_ = false;
   bool was_complete_ = false;
   BodyEnd end_ = BodyEnd::kComplete;
+  AppendOutcome verdict_ = AppendOutcome::kOk;  // of a request with a checksum
+  bool trailer_rejected_ = false;
   UploadFiles files_;
   uint64_t limit_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "engine/upload/upload.h"
 
 #include "engine/base/check.h"
+#include "engine/storage/upload_record.h"
 
 namespace ringest {
 
@@ -22,7 +23,7 @@ UploadView Upload::view() {
   v.expires_unix_ms = expires_unix_ms;
   v.flags = flags;
   v.deleted = deleted;
-  v.crc32c_known = crc32c_known;
+  v.crc32c_known = (flags & storage::kFlagContentCrc) != 0;
   v.crc32c = content_crc32c;
   return v;
 }

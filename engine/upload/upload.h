@@ -101,8 +101,7 @@ class Upload {
   uint64_t updated_unix_ms = 0;
   uint64_t expires_unix_ms = 0;
   uint32_t flags = 0;
-  uint32_t content_crc32c = 0;  // of [0, committed_offset), when crc32c_known
-  bool crc32c_known = false;
+  uint32_t content_crc32c = 0;  // of [0, committed_offset), when flags has kFlagContentCrc
   bool deleted = false;
   bool has_owner = false;
   UploadOwner owner;

@@ -220,6 +220,7 @@ void UploadStore::adopt(const storage::RecoveredUpload& r) {
   upload->updated_unix_ms = r.state.updated_unix_ms;
   upload->expires_unix_ms = r.state.expires_unix_ms;
   upload->flags = r.state.flags;
+  upload->content_crc32c = r.state.content_crc32c;
   registry_.insert(upload);
   upload_unref(upload);
 }
@@ -237,7 +238,8 @@ void UploadStore::create(StoreOp& op, IoRing& ring, const CreateSpec& spec,
   upload->sequence = 1;
   upload->updated_unix_ms = upload->created_unix_ms;
   upload->expires_unix_ms = spec.expires_unix_ms;
-  upload->flags = spec.length == 0 ? storage::kFlagComplete : 0;
+  // The CRC-32C of no bytes is 0: every new upload's digest is known from its first byte.
+  upload->flags = (spec.length == 0 ? storage::kFlagComplete : 0) | storage::kFlagContentCrc;
 
   op.begin(StoreOp::Kind::kCreate, this, &ring, upload, listener);
   upload_unref(upload);  // the op holds it now

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/base/clock.h"
+#include "engine/base/crc32c.h"
 #include "engine/base/log.h"
 #include "engine/io/fault_plan.h"
 #include "engine/storage/upload_record.h"
@@ -47,11 +48,32 @@ void UploadWriter::begin(Upload* upload, const UploadFiles& files, uint64_t offs
   failed_at_ = UINT64_MAX;
   failed_ = false;
   finishing_ = false;
+  discard_ = false;
   finished_reported_ = false;
   commit_failed_ = false;
   error_ = Status::Ok();
+  {
+    std::lock_guard lock(upload->mu);
+    crc_known_ = (upload->flags & storage::kFlagContentCrc) != 0;
+    running_crc_ = crc_known_ ? upload->content_crc32c : 0;
+  }
+  committed_crc_ = running_crc_;
+  failed_crc_ = 0;
+  request_digest_.reset();
+  hold_commits_ = false;
   splice_op_ = nullptr;
   splice_receiving_ = false;
+}
+
+void UploadWriter::begin_digest(uint8_t algorithms) {
+  RINGEST_CHECK(active() && next_offset_ == committed_ && in_flight_ == 0);
+  request_digest_.begin_set(algorithms);
+  hold_commits_ = true;
+}
+
+void UploadWriter::hash(const char* data, uint32_t len) {
+  if (crc_known_) running_crc_ = crc32c(data, len, running_crc_);
+  request_digest_.update(data, len);
 }
 
 void UploadWriter::end() {
@@ -69,6 +91,8 @@ UploadWriter::WriteOp& UploadWriter::push(int slot, const char* data, uint32_t l
   op.data = data;
   op.len = len;
   op.offset = next_offset_;
+  op.start = next_offset_;
+  op.crc_before = running_crc_;
   op.placement = placement;
   op.done = false;
   op.splice = false;
@@ -84,6 +108,7 @@ void UploadWriter::write(int slot, const char* data, uint32_t len, Placement pla
     RINGEST_CHECK(reinterpret_cast<uintptr_t>(data) % kDirectBlock == 0);
   }
   WriteOp& op = push(slot, data, len, placement);
+  hash(data, len);
   next_offset_ += len;
   submit_write(op);
 }
@@ -91,6 +116,7 @@ void UploadWriter::write(int slot, const char* data, uint32_t len, Placement pla
 void UploadWriter::write_last(int slot, const char* data, uint32_t len) {
   RINGEST_CHECK(!finishing_ && !failed_ && len > 0 && next_offset_ + len <= limit_);
   WriteOp& op = push(slot, data, len, Placement::kBuffered);
+  hash(data, len);
   next_offset_ += len;
   submit_write(op);
 }
@@ -106,7 +132,8 @@ void UploadWriter::submit_write(WriteOp& op) {
 
 void UploadWriter::splice_from_pipe(int pipe_read, uint32_t max_len) {
   RINGEST_CHECK(can_write() && splice_op_ == nullptr && max_len > 0);
-  RINGEST_CHECK(next_offset_ + max_len <= limit_);
+  RINGEST_CHECK(next_offset_ + max_len <= limit_ && !request_digest_.active());
+  crc_known_ = false;  // these bytes never enter memory: the upload's CRC is unknown from here
   WriteOp& op = push(-1, nullptr, max_len, Placement::kBuffered);  // len: known at the socket side
   op.splice = true;
   splice_op_ = &op;
@@ -127,12 +154,27 @@ void UploadWriter::spliced_into_pipe(int res) {
   next_offset_ += op.len;
 }
 
-uint64_t UploadWriter::landed_prefix() const {
-  uint64_t prefix = in_flight_ > 0 ? ops_[head_].offset : next_offset_;
-  return prefix < failed_at_ ? prefix : failed_at_;
+uint64_t UploadWriter::landed_prefix(uint32_t* crc) const {
+  uint64_t prefix = next_offset_;
+  *crc = running_crc_;
+  if (in_flight_ > 0) {
+    prefix = ops_[head_].start;
+    *crc = ops_[head_].crc_before;
+  }
+  if (failed_at_ < prefix) {
+    prefix = failed_at_;
+    *crc = failed_crc_;
+  }
+  return prefix;
 }
 
 void UploadWriter::finish() {
+  finishing_ = true;
+  progress();
+}
+
+void UploadWriter::discard() {
+  discard_ = true;
   finishing_ = true;
   progress();
 }
@@ -143,7 +185,10 @@ void UploadWriter::complete_op(WriteOp* op, int res) {
     int err = res == 0 ? EIO : -res;
     if (!failed_) error_ = Status::FromErrno(err);
     failed_ = true;
-    if (op->offset < failed_at_) failed_at_ = op->offset;
+    if (op->start < failed_at_) {
+      failed_at_ = op->start;
+      failed_crc_ = op->crc_before;
+    }
   } else {
     bytes_written_->fetch_add(op->len, std::memory_order_relaxed);
     if (op->placement == Placement::kDirect) {
@@ -225,12 +270,13 @@ void UploadWriter::on_completion(Completion* completion, int res, uint32_t /*fla
 
 void UploadWriter::progress() {
   if (commit_in_flight_ > 0 || upload_ == nullptr) return;
-  uint64_t prefix = landed_prefix();
+  uint32_t crc = 0;
+  uint64_t prefix = landed_prefix(&crc);
   bool pending_length = !length_committed_;
   if (finishing_) {
     if (in_flight_ > 0) return;
-    if ((prefix > committed_ || pending_length) && !commit_failed_) {
-      submit_commit(prefix);
+    if ((prefix > committed_ || pending_length) && !commit_failed_ && !discard_) {
+      submit_commit(prefix, crc);
       return;
     }
     if (!finished_reported_) {
@@ -239,21 +285,28 @@ void UploadWriter::progress() {
     }
     return;
   }
-  if (!commit_failed_ && prefix > committed_ && prefix - committed_ >= checkpoint_bytes_) {
-    submit_commit(prefix);
+  // (A request with a checksum commits only at its end, once the digest matched.)
+  if (!commit_failed_ && !hold_commits_ && prefix > committed_ &&
+      prefix - committed_ >= checkpoint_bytes_) {
+    submit_commit(prefix, crc);
   }
 }
 
-void UploadWriter::submit_commit(uint64_t offset) {
+void UploadWriter::submit_commit(uint64_t offset, uint32_t crc) {
   storage::CommitSlot slot;
   {
     std::lock_guard lock(upload_->mu);
     slot.sequence = upload_->sequence + 1;
     slot.upload_length = declared_length_ != kUnknownLength ? declared_length_ : upload_->length;
-    slot.flags = upload_->flags & ~storage::kFlagComplete;
+    slot.flags = upload_->flags & ~(storage::kFlagComplete | storage::kFlagContentCrc);
     slot.expires_unix_ms = upload_->expires_unix_ms;
   }
   slot.committed_offset = offset;
+  // (crc_known_ only ever turns false during a request, and then stays so for the upload.)
+  if (crc_known_) {
+    slot.flags |= storage::kFlagContentCrc;
+    slot.content_crc32c = crc;
+  }
   if (slot.upload_length != kUnknownLength && offset == slot.upload_length) {
     slot.flags |= storage::kFlagComplete;
   }
@@ -263,6 +316,7 @@ void UploadWriter::submit_commit(uint64_t offset) {
   commit_length_ = slot.upload_length;
   commit_sequence_ = slot.sequence;
   commit_flags_ = slot.flags;
+  commit_crc_ = slot.content_crc32c;
   commit_ok_ = true;
   commit_in_flight_ = 3;
   ring_->reserve(3);
@@ -295,9 +349,11 @@ void UploadWriter::on_commit_done(bool ok) {
       upload_->committed_offset = commit_offset_;
       upload_->length = commit_length_;
       upload_->flags = commit_flags_;
+      upload_->content_crc32c = commit_crc_;
       upload_->updated_unix_ms = unix_ms_now();
     }
     committed_ = commit_offset_;
+    committed_crc_ = commit_crc_;
     length_committed_ = true;
     commits_->fetch_add(1, std::memory_order_relaxed);
     if (g_fault_plan) g_fault_plan->log_commit(upload_->id(), commit_sequence_, commit_offset_);
@@ -305,7 +361,10 @@ void UploadWriter::on_commit_done(bool ok) {
     // Nothing past the last commit can be acknowledged any more: take no more bytes.
     commit_failed_ = true;
     failed_ = true;
-    if (committed_ < failed_at_) failed_at_ = committed_;
+    if (committed_ < failed_at_) {
+      failed_at_ = committed_;
+      failed_crc_ = committed_crc_;
+    }
   }
   progress();
   listener_->on_writer_progress();

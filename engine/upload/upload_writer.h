@@ -18,10 +18,20 @@
 // (record). Only when all three succeed does the upload's committed offset move, so an offset
 // the server reports is always durable. The committed offset is the contiguous prefix of
 // completed writes: a failed write stops it, bytes past a failure are never acknowledged.
+//
+// Digests: write() hashes the bytes where they lie (the slot), just before the write is
+// submitted: the upload's running CRC-32C (committed with every slot, so the whole-file digest
+// survives resumes and crashes) and, when the request carries a checksum, the request's digest.
+// A request with a checksum is all or nothing: begin_digest() turns checkpoints off, and the
+// caller ends it with finish() after a match, or discard() (a mismatch, or a body that did not
+// arrive whole), which commits nothing of it. Splice mode moves bytes that never enter memory:
+// the upload's CRC then becomes unknown (kFlagContentCrc cleared), and a request with a
+// checksum never splices.
 #pragma once
 
 #include <cstdint>
 
+#include "engine/base/digest.h"
 #include "engine/base/status.h"
 #include "engine/io/buffer_pool.h"
 #include "engine/io/io_ring.h"
@@ -80,7 +90,19 @@ class UploadWriter final : public CompletionHandler {
   bool pipe_dirty() const { return pipe_dirty_; }
   void clear_pipe_dirty() { pipe_dirty_ = false; }
 
+  // This request carries a checksum, of one of `algorithms` (Digester bits; several when a
+  // trailer will name it): hash its bytes, no checkpoint commits.
+  void begin_digest(uint8_t algorithms);
+  // The digest of the request's bytes in `algorithm` (once, after the last write()).
+  DigestValue finish_digest(DigestAlgorithm algorithm) { return request_digest_.finish(algorithm); }
+
+  // The request's bytes are being hashed (a checksum): they must pass through memory.
+  bool digesting() const { return request_digest_.active(); }
+
   void finish();
+  // Like finish(), but commits nothing of this request (its bytes past the committed offset stay
+  // in the file, never reported, and the next append overwrites them).
+  void discard();
   bool busy() const { return in_flight_ > 0 || commit_in_flight_ > 0; }
   bool active() const { return upload_ != nullptr; }
   // A write or a commit failed: no more bytes are taken; finish() commits what landed before a
@@ -101,20 +123,23 @@ class UploadWriter final : public CompletionHandler {
     int slot = -1;
     const char* data = nullptr;
     uint32_t len = 0;
-    uint64_t offset = 0;
+    uint64_t offset = 0;   // where the rest goes (advances on a short write)
+    uint64_t start = 0;    // where the op began
+    uint32_t crc_before = 0;  // the upload's CRC-32C of [0, start)
     Placement placement = Placement::kBuffered;
     bool done = false;
     bool splice = false;  // file side of a splice: `data` unused, bytes come from the pipe
   };
 
   WriteOp& push(int slot, const char* data, uint32_t len, Placement placement);
-  uint64_t landed_prefix() const;
+  uint64_t landed_prefix(uint32_t* crc) const;
+  void hash(const char* data, uint32_t len);
   void submit_write(WriteOp& op);
   void on_write_done(WriteOp* op, int res);
   void on_splice_done(WriteOp* op, int res);
   void resubmit_short(WriteOp* op, int res);
   void complete_op(WriteOp* op, int res);
-  void submit_commit(uint64_t offset);
+  void submit_commit(uint64_t offset, uint32_t crc);
   void on_commit_result(int index, int res);
   void on_commit_done(bool ok);
   void progress();
@@ -141,8 +166,18 @@ class UploadWriter final : public CompletionHandler {
   uint64_t failed_at_ = UINT64_MAX;
   bool failed_ = false;
   bool finishing_ = false;
+  bool discard_ = false;
   bool finished_reported_ = false;
   Status error_;
+
+  // The upload's CRC-32C: of [0, next_offset_) while crc_known_; at failed_at_; as committed.
+  bool crc_known_ = false;
+  uint32_t running_crc_ = 0;
+  uint32_t failed_crc_ = 0;
+  uint32_t committed_crc_ = 0;
+  Digester request_digest_;
+  bool hold_commits_ = false;  // a request with a checksum: commit only at its end
+  uint32_t commit_crc_ = 0;
 
   // The splice in flight (at most one), and where its bytes wait.
   WriteOp* splice_op_ = nullptr;

@@ -25,18 +25,35 @@ bool version_ok(const RequestHead& head, bool required) {
   return v == kVersion;
 }
 
-// Headers of extensions ringestd does not offer (checksum, concatenation): a malformed value is
-// still a bad request; a well-formed one is ignored (RFC 9110 section 5.1), except where
-// ignoring it would change what the client gets (Upload-Concat on creation). Returns the 400
-// message, or nullptr.
+// Upload-Concat, an extension not offered here: a malformed value is still a bad request; a
+// well-formed one is refused on creation, where ignoring it would change what the client gets
+// (RFC 9110 section 5.1 lets a PATCH ignore it). Returns the 400 message, or nullptr.
 const char* unsupported_extension_error(const RequestHead& head, bool creation) {
-  if (head.has("Upload-Checksum") && !parse_checksum(head.get("Upload-Checksum"))) {
-    return "invalid Upload-Checksum";
-  }
   if (head.has("Upload-Concat")) {
     if (!parse_concat(head.get("Upload-Concat"))) return "invalid Upload-Concat";
     if (creation) return "concatenation is not supported";
   }
+  return nullptr;
+}
+
+// The checksum a request with a body carries (checksum, checksum-trailer): in Upload-Checksum,
+// or announced in `Trailer` for a chunked body. Returns the 400 message, or nullptr; every
+// problem is found before a body byte is read.
+const char* checksum_of(const RequestHead& head, ChecksumSpec* spec) {
+  bool in_trailer = head.chunked && trailer_lists(head.get("Trailer"), "Upload-Checksum");
+  if (!head.has("Upload-Checksum")) {
+    spec->in_trailer = in_trailer;
+    return nullptr;
+  }
+  std::optional<Checksum> parsed = parse_checksum(head.get("Upload-Checksum"));
+  if (!parsed) return "invalid Upload-Checksum";
+  std::optional<DigestAlgorithm> algorithm = digest_algorithm(parsed->algorithm);
+  if (!algorithm) return "unsupported checksum algorithm (see Tus-Checksum-Algorithm)";
+  if (in_trailer) return "Upload-Checksum in both the header and the trailer";
+  if (parsed->digest_bytes != digest_bytes(*algorithm)) return "invalid Upload-Checksum";
+  spec->algorithm = *algorithm;
+  std::memcpy(spec->expected.bytes, parsed->digest, parsed->digest_bytes);
+  spec->expected.size = parsed->digest_bytes;
   return nullptr;
 }
 
@@ -107,6 +124,11 @@ void TusHandler::error(RequestContext& ctx, int status, std::string_view message
   ResponseBuilder rb = begin(ctx, status);
   if (status == 405) rb.header("Allow", ctx.route_rest().empty() ? kCollectionAllow : kUploadAllow);
   if (status == 412) rb.header("Tus-Version", kVersion);
+  if (view != nullptr && ctx.method() == HTTP_POST && ctx.upload() != nullptr) {
+    // The upload exists although its first bytes did not count: the client resumes there.
+    char location[http::kLocationBytes];
+    rb.header("Location", ctx.upload_location(base_, ctx.upload()->id(), location, sizeof location));
+  }
   if (view != nullptr) rb.header("Upload-Offset", view->offset);
   http::send_text(ctx, rb, message);
 }
@@ -132,6 +154,7 @@ void TusHandler::options(RequestContext& ctx) const {
   rb.header("Tus-Version", kVersion);
   rb.header("Tus-Extension", kExtensions);
   rb.header("Tus-Max-Size", ctx.config().max_upload_bytes);
+  rb.header("Tus-Checksum-Algorithm", kDigestAlgorithmList);
   rb.finish_no_content();
   ctx.send(rb);
 }
@@ -163,6 +186,8 @@ void TusHandler::create(RequestContext& ctx) const {
   }
   std::string_view metadata = head.get("Upload-Metadata");
   if (!valid_metadata(metadata)) return error(ctx, 400, "invalid Upload-Metadata");
+  ChecksumSpec checksum;
+  if (const char* message = checksum_of(head, &checksum)) return error(ctx, 400, message);
   if (head.has_body()) {
     if (!is_offset_content_type(head.get("Content-Type"))) {
       return error(ctx, 415, "Content-Type must be application/offset+octet-stream");
@@ -195,6 +220,8 @@ void TusHandler::on_created(RequestContext& ctx, Status status) {
     request.offset = 0;
     request.body_bytes = http::declared_body_bytes(head);
     request.max_length = ctx.config().max_upload_bytes;
+    checksum_of(head, &request.checksum);  // (checked before the upload was created)
+    if (head.chunked) ctx.capture_trailer("Upload-Checksum");
     ctx.begin_append(request);
     return;
   }
@@ -226,6 +253,8 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
     if (const char* message = unsupported_extension_error(head, false)) {
       return error(ctx, 400, message);
     }
+    ChecksumSpec checksum;
+    if (const char* message = checksum_of(head, &checksum)) return error(ctx, 400, message);
   }
   Upload* upload = ctx.find_upload(id);
   if (upload == nullptr) return error(ctx, 404, "no such upload");
@@ -290,6 +319,11 @@ void TusHandler::head_response(RequestContext& ctx, const UploadView& view,
       rb.header("Upload-Metadata", std::string_view(out, n));
     }
   }
+  if (view.complete() && view.crc32c_known) {
+    char digest[kReprDigestChars];
+    format_repr_digest(view.crc32c, digest);
+    rb.header("Repr-Digest", std::string_view(digest, sizeof digest));
+  }
   rb.header("Cache-Control", "no-store");
   rb.finish_no_content();
   ctx.send(rb);
@@ -312,7 +346,23 @@ void TusHandler::patch(RequestContext& ctx) const {
   request.body_bytes = http::declared_body_bytes(head);
   if (head.has("Upload-Length")) request.declare_length = *parse_offset(head.get("Upload-Length"));
   request.max_length = ctx.config().max_upload_bytes;
+  checksum_of(head, &request.checksum);  // (checked in on_upload_url())
+  if (head.chunked) ctx.capture_trailer("Upload-Checksum");
   ctx.begin_append(request);
+}
+
+void TusHandler::on_trailer(RequestContext& ctx, std::string_view value, bool valid) {
+  std::optional<Checksum> parsed;
+  if (valid) parsed = parse_checksum(value);
+  std::optional<DigestAlgorithm> algorithm;
+  if (parsed) algorithm = digest_algorithm(parsed->algorithm);
+  if (!algorithm || parsed->digest_bytes != digest_bytes(*algorithm)) {
+    return ctx.reject_trailer_checksum();  // answered 400 once the body is settled
+  }
+  DigestValue expected;
+  std::memcpy(expected.bytes, parsed->digest, parsed->digest_bytes);
+  expected.size = parsed->digest_bytes;
+  ctx.set_trailer_checksum(*algorithm, expected);
 }
 
 void TusHandler::on_append_ready(RequestContext& ctx, AppendOutcome outcome,
@@ -378,6 +428,13 @@ void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
       return error(ctx, 408, "request body too slow", &view);
     case AppendOutcome::kMalformed:
       return error(ctx, 400, "malformed request body");
+    case AppendOutcome::kChecksumMismatch:
+      return error(ctx, 460, "checksum mismatch: nothing of this request was kept", &view);
+    case AppendOutcome::kChecksumInvalid:
+      return error(ctx, 400,
+                   "Upload-Checksum trailer missing, malformed, unsupported or not announced in "
+                   "Trailer: nothing of this request was kept",
+                   &view);
     case AppendOutcome::kOk:
     case AppendOutcome::kCutOff:
     case AppendOutcome::kPeerGone:

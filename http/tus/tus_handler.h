@@ -1,5 +1,5 @@
 // TusHandler: tus 1.0.0 (core, creation, creation-with-upload, creation-defer-length,
-// termination) and GET of a finished upload, as a thin translation onto the upload core: every
+// termination, checksum, checksum-trailer) and GET of a finished upload, as a thin translation onto the upload core: every
 // check that can fail happens before a body byte is read, and every answer carries
 // Tus-Resumable. Shared by all connections; it keeps no state of its own between calls.
 #pragma once
@@ -29,6 +29,7 @@ class TusHandler final : public Handler {
                       const UploadView& view) override;
   void on_header_loaded(RequestContext& ctx, Status status,
                         std::span<const uint8_t> header) override;
+  void on_trailer(RequestContext& ctx, std::string_view value, bool valid) override;
   // Tus-Resumable, on every response of the route.
   void add_common_fields(ResponseBuilder& response) const override;
 

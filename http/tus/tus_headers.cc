@@ -1,5 +1,7 @@
 #include "http/tus/tus_headers.h"
 
+#include <cstring>
+
 #include "engine/base/base64.h"
 #include "http/http_parser.h"
 
@@ -134,7 +136,8 @@ std::optional<Checksum> parse_checksum(std::string_view value) {
     std::string_view name;
     size_t digest_bytes;
   };
-  static constexpr Known kKnown[] = {{"md5", 16}, {"sha1", 20}, {"sha256", 32}};
+  static constexpr Known kKnown[] = {
+      {"md5", 16}, {"sha1", 20}, {"sha256", 32}, {"crc32", 4}, {"crc32c", 4}};
   for (const Known& k : kKnown) {
     if (algorithm == k.name && digest_bytes != k.digest_bytes) return std::nullopt;
   }
@@ -169,6 +172,28 @@ std::optional<Concat> parse_concat(std::string_view value) {
   }
   if (out.url_count == 0) return std::nullopt;
   return out;
+}
+
+bool trailer_lists(std::string_view trailer_value, std::string_view name) {
+  size_t pos = 0;
+  while (pos <= trailer_value.size()) {
+    size_t comma = trailer_value.find(',', pos);
+    if (comma == std::string_view::npos) comma = trailer_value.size();
+    std::string_view item = trailer_value.substr(pos, comma - pos);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (http::equals_ignore_case(item, name)) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+void format_repr_digest(uint32_t crc32c, char* out) {
+  uint8_t be[4] = {static_cast<uint8_t>(crc32c >> 24), static_cast<uint8_t>(crc32c >> 16),
+                   static_cast<uint8_t>(crc32c >> 8), static_cast<uint8_t>(crc32c)};
+  std::memcpy(out, "crc32c=:", 8);
+  base64_encode(be, sizeof be, out + 8);  // 8 characters
+  out[16] = ':';
 }
 
 }  // namespace ringest::tus

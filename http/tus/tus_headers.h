@@ -10,7 +10,7 @@ namespace ringest::tus {
 
 inline constexpr std::string_view kVersion = "1.0.0";
 inline constexpr std::string_view kExtensions =
-    "creation,creation-with-upload,creation-defer-length,termination";
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer";
 inline constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
 
 // Upload-Offset / Upload-Length: 1 to 19 ASCII digits, at most 2^63 - 1. No sign, no spaces,
@@ -66,7 +66,8 @@ class MetadataDecoder {
 // The algorithm is 1..kMaxChecksumAlgorithmBytes characters of an HTTP token without uppercase
 // letters (tus: "ASCII ... uppercase characters are excluded"). The digest is canonical base64
 // (RFC 4648 alphabet, '=' padding to a multiple of 4, unused bits zero) of 1..64 bytes, and
-// exactly the algorithm's size for md5 (16), sha1 (20) and sha256 (32).
+// exactly the algorithm's size for md5 (16), sha1 (20), sha256 (32), crc32 and crc32c (4, the
+// CRC big-endian). Whether the algorithm is one the server offers is the caller's question.
 inline constexpr size_t kMaxChecksumAlgorithmBytes = 32;
 inline constexpr size_t kMaxChecksumDigestBytes = 64;
 
@@ -92,5 +93,13 @@ struct Concat {
 };
 
 std::optional<Concat> parse_concat(std::string_view value);
+
+// True when a `Trailer` field value (a comma-separated list of field names) names `name`.
+bool trailer_lists(std::string_view trailer_value, std::string_view name);
+
+// The whole-file digest as an RFC 9530 Repr-Digest value: `crc32c=:<base64 of the 4 bytes,
+// big-endian>:`. Writes kReprDigestChars characters to `out`.
+inline constexpr size_t kReprDigestChars = 17;
+void format_repr_digest(uint32_t crc32c, char* out);
 
 }  // namespace ringest::tus

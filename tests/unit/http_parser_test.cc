@@ -818,6 +818,39 @@ TEST_F(HttpParserTest, TrailersAreNotMergedIntoTheHead) {
   EXPECT_EQ(sink_.body, "abc");
 }
 
+// One trailer field the caller names is kept (tus checksum-trailer), whatever its case, fed in
+// pieces; a second one, or one longer than the capture, is kInvalid; nothing is kept unasked.
+TEST_F(HttpParserTest, ANamedTrailerIsCaptured) {
+  const std::string head = "POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  expect_head(head);
+  parser_.capture_trailer("Upload-Checksum");
+  std::string rest = "3\r\nabc\r\n0\r\nUpload-Checksumx: no\r\nupload-CHECKSUM: sha1 AbC= \r\nX: y\r\n\r\n";
+  size_t consumed = 0;
+  Step s = feed_until_event(rest, 3, &consumed);
+  ASSERT_EQ(s.event, Event::kMessageComplete) << parser_.error_reason();
+  EXPECT_EQ(parser_.trailer_captured(), HttpParser::Captured::kValue);
+  EXPECT_EQ(parser_.captured_trailer(), "sha1 AbC=");
+
+  expect_head(head);  // a new message forgets it until asked again
+  EXPECT_EQ(parser_.trailer_captured(), HttpParser::Captured::kNone);
+  s = feed("0\r\nUpload-Checksum: sha1 x\r\n\r\n");
+  ASSERT_EQ(s.event, Event::kMessageComplete);
+  EXPECT_EQ(parser_.trailer_captured(), HttpParser::Captured::kNone);
+
+  expect_head(head);
+  parser_.capture_trailer("Upload-Checksum");
+  s = feed("0\r\nUpload-Checksum: a\r\nUpload-Checksum: a\r\n\r\n");
+  ASSERT_EQ(s.event, Event::kMessageComplete);
+  EXPECT_EQ(parser_.trailer_captured(), HttpParser::Captured::kInvalid);
+
+  expect_head(head);
+  parser_.capture_trailer("Upload-Checksum");
+  s = feed("0\r\nUpload-Checksum: " + repeat('v', HttpParser::kTrailerCaptureBytes + 1) +
+           "\r\n\r\n");
+  ASSERT_EQ(s.event, Event::kMessageComplete);
+  EXPECT_EQ(parser_.trailer_captured(), HttpParser::Captured::kInvalid);
+}
+
 TEST_F(HttpParserTest, TrailersAfterAFullHeadGetTheirOwnBudget) {
   std::string head = "POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n";
   for (uint32_t i = 1; i < kMaxHeaders; ++i) head += "X-" + std::to_string(i) + ": v\r\n";

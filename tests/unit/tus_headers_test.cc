@@ -177,7 +177,16 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(TusConstantsTest, Values) {
   EXPECT_EQ(kVersion, "1.0.0");
   EXPECT_EQ(kOffsetContentType, "application/offset+octet-stream");
-  EXPECT_EQ(kExtensions, "creation,creation-with-upload,creation-defer-length,termination");
+  EXPECT_EQ(kExtensions,
+            "creation,creation-with-upload,creation-defer-length,termination,checksum,"
+            "checksum-trailer");
+  EXPECT_TRUE(trailer_lists("Upload-Checksum", "Upload-Checksum"));
+  EXPECT_TRUE(trailer_lists("x-a, upload-checksum ,b", "Upload-Checksum"));
+  EXPECT_FALSE(trailer_lists("Upload-Checksums, x", "Upload-Checksum"));
+  EXPECT_FALSE(trailer_lists("", "Upload-Checksum"));
+  char digest[kReprDigestChars];
+  format_repr_digest(0x364B3FB7u, digest);  // CRC-32C of "abc"
+  EXPECT_EQ(std::string_view(digest, sizeof digest), "crc32c=:Nks/tw==:");
 }
 
 }  // namespace

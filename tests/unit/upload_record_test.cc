@@ -115,6 +115,12 @@ void hand_slot_v2(uint8_t* s, const CommitSlot& c) {
   le_put(s + 48, c.expires_unix_ms, 8);
   le_put(s + 508, reference_crc32c(s, 508), 4);
 }
+void hand_slot_v3(uint8_t* s, const CommitSlot& c) {
+  hand_slot_v2(s, c);
+  le_put(s + 4, 3, 2);
+  le_put(s + 56, c.content_crc32c, 4);
+  le_put(s + 508, reference_crc32c(s, 508), 4);
+}
 void hand_slot_v1(uint8_t* s, const CommitSlot& c) {
   std::memset(s, 0, kSlotBytes);
   std::memcpy(s, "RGSL", 4);
@@ -259,6 +265,7 @@ void expect_slot_eq(const CommitSlot& actual, const CommitSlot& expected) {
   EXPECT_EQ(actual.flags, expected.flags);
   EXPECT_EQ(actual.updated_unix_ms, expected.updated_unix_ms);
   EXPECT_EQ(actual.expires_unix_ms, expected.expires_unix_ms);
+  EXPECT_EQ(actual.content_crc32c, expected.content_crc32c);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,15 +305,19 @@ TEST(Crc32cTest, MatchesBitwiseReferenceAtEveryLengthAndSplit) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pinned v2 byte layout. Any change to the format must fail here (and bump kFormatVersion).
+// The pinned byte layout (header v2, slot v3). Any change to the format must fail here (and
+// bump kFormatVersion or kSlotVersion).
 
-TEST(UploadRecordTest, ByteLayoutIsPinnedV2) {
+TEST(UploadRecordTest, ByteLayoutIsPinned) {
   EXPECT_EQ(kSlotBytes, 512u);
   EXPECT_EQ(kHeaderOffset, 1024u);
   EXPECT_EQ(kHeaderFixedBytes, 64u);
   EXPECT_EQ(kIdChars, 32u);
   EXPECT_EQ(kFormatVersion, 2u);
   EXPECT_EQ(kFormatVersionV1, 1u);
+  EXPECT_EQ(kSlotVersion, 3u);
+  EXPECT_EQ(kSlotVersionV2, 2u);
+  EXPECT_EQ(kFlagContentCrc, 4u);
   EXPECT_EQ(kMaxMetadataBytes, 1u << 20);
   EXPECT_EQ(kMaxMetadataKeyBytes, 1024u);
   EXPECT_EQ(kUnknownLength, UINT64_MAX);
@@ -330,9 +341,10 @@ TEST(UploadRecordTest, ByteLayoutIsPinnedV2) {
   CommitSlot second{2,
                     length,
                     length,
-                    kFlagComplete | kFlagFinishDelivered,
+                    kFlagComplete | kFlagFinishDelivered | kFlagContentCrc,
                     0x2122232425262728ull,
-                    0x3132333435363738ull};
+                    0x3132333435363738ull,
+                    0xC1C2C3C4u};
   encode_slot(second, record.data() + slot_file_offset(2));
 
   // The expected file, byte by byte.
@@ -349,7 +361,7 @@ TEST(UploadRecordTest, ByteLayoutIsPinnedV2) {
     s[1] = 'G';
     s[2] = 'S';
     s[3] = 'L';
-    le_put(s + 4, 2, 2);  // version
+    le_put(s + 4, 3, 2);  // version
     le_put(s + 6, 0, 2);  // reserved
     le_put(s + 8, c.sequence, 8);
     le_put(s + 16, c.committed_offset, 8);
@@ -358,7 +370,8 @@ TEST(UploadRecordTest, ByteLayoutIsPinnedV2) {
     le_put(s + 36, 0, 4);  // reserved
     le_put(s + 40, c.updated_unix_ms, 8);
     le_put(s + 48, c.expires_unix_ms, 8);
-    // 56..507 stay zero
+    le_put(s + 56, c.content_crc32c, 4);
+    // 60..507 stay zero
     le_put(s + 508, reference_crc32c(s, 508), 4);
   };
   build_slot(expected.data() + 0, second);
@@ -390,11 +403,12 @@ TEST(UploadRecordTest, ByteLayoutIsPinnedV2) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(record.data() + 1024), 4), "RGHD");
   EXPECT_EQ(le_get(record.data() + 0, 4), kSlotMagic);
   EXPECT_EQ(le_get(record.data() + 1024, 4), kHeaderMagic);
-  EXPECT_EQ(record[4], 2);                              // slot version
+  EXPECT_EQ(record[4], 3);                              // slot version
   EXPECT_EQ(record[8], 2);                              // sequence, LSB first
   EXPECT_EQ(record[16], 0x11);                          // committed_offset LSB
   EXPECT_EQ(record[23], 0x0A);                          // committed_offset MSB
-  EXPECT_EQ(record[32], 3);                             // flags: complete, delivered
+  EXPECT_EQ(record[32], 7);                             // flags: complete, delivered, crc
+  EXPECT_EQ(record[56], 0xC4);                          // content CRC-32C LSB
   EXPECT_EQ(record[48], 0x38);                          // expires LSB
   EXPECT_EQ(record[1024 + 4], 2);                       // header version
   EXPECT_EQ(record[1024 + 6], 4);                       // protocol
@@ -434,7 +448,12 @@ TEST(UploadRecordTest, EncodeSlotWritesWhatTheDocumentSays) {
   uint8_t ours[kSlotBytes];
   uint8_t by_hand[kSlotBytes];
   encode_slot(slot, ours);
-  hand_slot_v2(by_hand, slot);
+  hand_slot_v3(by_hand, slot);
+  EXPECT_EQ(std::memcmp(ours, by_hand, kSlotBytes), 0);
+  slot.flags |= kFlagContentCrc;
+  slot.content_crc32c = 0xE3069283u;
+  encode_slot(slot, ours);
+  hand_slot_v3(by_hand, slot);
   EXPECT_EQ(std::memcmp(ours, by_hand, kSlotBytes), 0);
 }
 
@@ -642,7 +661,9 @@ TEST(UploadRecordTest, SlotConsistencyRule) {
   EXPECT_FALSE(slot_is_consistent(
       CommitSlot{1, kUnknownLength, kUnknownLength, kFlagComplete, 0, 0}));  // never complete
   EXPECT_TRUE(slot_is_consistent(CommitSlot{1, kUnknownLength, kUnknownLength, 0, 0, 0}));
-  EXPECT_FALSE(slot_is_consistent(CommitSlot{1, 0, kLength, 4, 0, 0}));
+  EXPECT_TRUE(slot_is_consistent(CommitSlot{1, 0, kLength, kFlagContentCrc, 0, 0, 7}));
+  EXPECT_FALSE(slot_is_consistent(CommitSlot{1, 0, kLength, 0, 0, 0, 7}));  // CRC without flag
+  EXPECT_FALSE(slot_is_consistent(CommitSlot{1, 0, kLength, 8, 0, 0}));
   EXPECT_FALSE(slot_is_consistent(CommitSlot{1, 0, kLength, 0x80000000u, 0, 0}));
 }
 
@@ -1279,8 +1300,43 @@ TEST(UploadRecordCorruptionTest, TornNewestSlotFallsBackToPrevious) {
   }
 }
 
+// Slot v3 added the content CRC (bytes 56..59, meaningful with kFlagContentCrc). A v2 slot still
+// reads, as one whose CRC is unknown; each version's zero rules and the flag rules hold.
+TEST(UploadRecordTest, SlotV2IsStillReadAndV3KeepsItsCrcRules) {
+  CommitSlot plain{4, 10, kLength, kFlagFinishDelivered, 9, 8};
+  uint8_t bytes[kSlotBytes];
+  CommitSlot got;
+  hand_slot_v2(bytes, plain);
+  ASSERT_TRUE(decode_slot(bytes, &got));
+  expect_slot_eq(got, plain);
+  EXPECT_EQ(got.content_crc32c, 0u);
+  // v2 has no content CRC: neither the flag nor a value at 56 is allowed.
+  CommitSlot flagged = plain;
+  flagged.flags |= kFlagContentCrc;
+  hand_slot_v2(bytes, flagged);
+  EXPECT_FALSE(decode_slot(bytes, &got));
+  hand_slot_v2(bytes, plain);
+  le_put(bytes + 56, 1, 4);
+  le_put(bytes + 508, reference_crc32c(bytes, 508), 4);
+  EXPECT_FALSE(decode_slot(bytes, &got));
+  // v3: the CRC comes back; without the flag it must be zero; bytes from 60 on stay zero.
+  flagged.content_crc32c = 0xDEADBEEFu;
+  hand_slot_v3(bytes, flagged);
+  ASSERT_TRUE(decode_slot(bytes, &got));
+  EXPECT_EQ(got.content_crc32c, 0xDEADBEEFu);
+  EXPECT_EQ(got.flags, flagged.flags);
+  CommitSlot unflagged = plain;
+  unflagged.content_crc32c = 5;
+  hand_slot_v3(bytes, unflagged);
+  EXPECT_FALSE(decode_slot(bytes, &got));
+  hand_slot_v3(bytes, flagged);
+  bytes[60] = 1;
+  le_put(bytes + 508, reference_crc32c(bytes, 508), 4);
+  EXPECT_FALSE(decode_slot(bytes, &got));
+}
+
 TEST(UploadRecordCorruptionTest, SlotWithUnknownVersionIsIgnored) {
-  for (uint16_t bad : {0, 3, 0xFFFF}) {
+  for (uint16_t bad : {0, 4, 0xFFFF}) {
     std::vector<uint8_t> record = fresh_record(2);
     CommitSlot s1 = make_slot(1, 0);
     write_slot(record, 2, make_slot(2, 500));
