@@ -8,6 +8,7 @@
 #include "engine/base/base64.h"
 #include "engine/storage/upload_id.h"
 #include "engine/storage/upload_record.h"
+#include "http/tus/tus_download.h"
 #include "http/tus/tus_headers.h"
 
 namespace ringest::tus {
@@ -263,10 +264,11 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
   if (view.deleted) return error(ctx, 404, "no such upload");  // deleted since it was found
   switch (method) {
     case HTTP_HEAD:
+      if (is_download(ctx)) return start_download(ctx, view);  // without Tus-Resumable
       if (view.metadata_bytes > 0) return ctx.load_header();  // on_header_loaded() answers
       return head_response(ctx, view, {});
     case HTTP_GET:
-      return get(ctx, view);
+      return start_download(ctx, view);
     case HTTP_PATCH:
       return patch(ctx);
     default: {
@@ -283,6 +285,7 @@ void TusHandler::on_header_loaded(RequestContext& ctx, Status status,
                                   std::span<const uint8_t> header) {
   if (status.code == Code::kNotFound) return error(ctx, 404, "no such upload");  // just deleted
   if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
+  if (is_download(ctx)) return answer_download(ctx, ctx.upload()->view(), header);
   head_response(ctx, ctx.upload()->view(), header);
 }
 
@@ -327,15 +330,6 @@ void TusHandler::head_response(RequestContext& ctx, const UploadView& view,
   rb.header("Cache-Control", "no-store");
   rb.finish_no_content();
   ctx.send(rb);
-}
-
-void TusHandler::get(RequestContext& ctx, const UploadView& view) const {
-  if (!view.complete()) return error(ctx, 409, "upload is not complete");
-  ResponseBuilder rb = begin(ctx, 200);
-  rb.header("Content-Type", "application/octet-stream");
-  rb.header("Cache-Control", "no-store");
-  rb.finish_head(view.length);
-  ctx.send_with_upload_bytes(rb, 0, view.length);
 }
 
 void TusHandler::patch(RequestContext& ctx) const {

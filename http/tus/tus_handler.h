@@ -1,5 +1,6 @@
 // TusHandler: tus 1.0.0 (core, creation, creation-with-upload, creation-defer-length,
-// termination, checksum, checksum-trailer) and GET of a finished upload, as a thin translation onto the upload core: every
+// termination, checksum, checksum-trailer) and downloads of a finished upload (GET, and HEAD
+// without Tus-Resumable: see tus_download.h), as a thin translation onto the upload core: every
 // check that can fail happens before a body byte is read, and every answer carries
 // Tus-Resumable. Shared by all connections; it keeps no state of its own between calls.
 #pragma once
@@ -39,7 +40,6 @@ class TusHandler final : public Handler {
   void on_upload_url(RequestContext& ctx, std::string_view id) const;
   void head_response(RequestContext& ctx, const UploadView& view,
                      std::span<const uint8_t> header) const;
-  void get(RequestContext& ctx, const UploadView& view) const;
   void patch(RequestContext& ctx) const;
   void answer_offset(RequestContext& ctx, int status, const UploadView& view) const;
   ResponseBuilder begin(RequestContext& ctx, int status) const;
