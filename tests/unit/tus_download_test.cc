@@ -371,6 +371,89 @@ TEST(ContentDisposition, FormatterIsSafeEvenOnAnUnsanitizedName) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Invariants over many random values (deterministic), for what the tables above do not reach
+
+// xorshift64*: the same sequence on every run.
+uint64_t next_random(uint64_t* state) {
+  *state ^= *state >> 12;
+  *state ^= *state << 25;
+  *state ^= *state >> 27;
+  return *state * 2685821657736338717ull;
+}
+
+// Bytes biased towards what breaks things: controls, quotes, separators, lead and continuation
+// bytes of UTF-8, digits, '-', ',', '=' and letters.
+std::string random_value(uint64_t* state, size_t max_bytes) {
+  static constexpr char kInteresting[] =
+      "\r\n\t\"\\%/;,=-. *W0123456789aZ\x7f\x80\xbf\xc3\xa9\xe2\x80\xae\xf0\x9f\xff";
+  size_t n = next_random(state) % (max_bytes + 1);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t r = next_random(state);
+    out += (r & 1) ? static_cast<char>(r >> 8) : kInteresting[(r >> 8) % (sizeof kInteresting - 1)];
+  }
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char b = static_cast<unsigned char>(s[i]);
+    size_t n = b < 0x80             ? 1
+               : (b & 0xE0) == 0xC0 ? 2
+               : (b & 0xF0) == 0xE0 ? 3
+               : (b & 0xF8) == 0xF0 ? 4
+                                    : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+TEST(DownloadInvariants, AnyNameGivesASafeBoundedHeader) {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 20000; ++i) {
+    std::string raw = random_value(&state, i % 10 == 0 ? 1200 : 40);
+    char name_buffer[kMaxFilenameBytes];
+    std::string_view name = sanitize_filename(raw, name_buffer);
+    ASSERT_LE(name.size(), kMaxFilenameBytes);
+    ASSERT_TRUE(valid_utf8(name)) << ::testing::PrintToString(raw);
+    for (char c : name) {
+      unsigned char b = static_cast<unsigned char>(c);
+      ASSERT_TRUE(b >= 0x20 && b != 0x7F && c != '/' && c != '\\') << ::testing::PrintToString(raw);
+    }
+    char out[kDispositionBytes];
+    std::string_view d = format_content_disposition(name, out);
+    expect_header_safe(d);
+    ASSERT_EQ(d.find('"', 22), d.rfind('"')) << "one quoted string only: " << d;
+    char type_buffer[kMediaTypeBytes];
+    std::string_view type = sanitize_media_type(raw, type_buffer);
+    expect_header_safe(type);
+    ASSERT_EQ(type.find_first_of(" ;,\"\\"), std::string_view::npos) << type;
+  }
+}
+
+TEST(DownloadInvariants, AnyRangeIsWithinTheFile) {
+  uint64_t state = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    std::string value = "bytes=" + random_value(&state, 24);
+    uint64_t length = next_random(&state) % 4 == 0 ? 0 : next_random(&state) % 5000;
+    RangeRequest r = parse_range(value, length);
+    if (r.kind == RangeKind::kPartial) {
+      ASSERT_LT(r.from, r.to) << ::testing::PrintToString(value);
+      ASSERT_LE(r.to, length) << ::testing::PrintToString(value);
+    }
+    char etag[kEtagBytes];
+    std::string_view tag = format_etag(kId, true, static_cast<uint32_t>(i), etag);
+    TagMatch m = match_etag_list(value.substr(6), tag, Comparison::kWeak);
+    ASSERT_TRUE(m == TagMatch::kNoMatch || m == TagMatch::kInvalid ||
+                value.find('*') != std::string::npos);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // FileFields
 
 TEST(FileFields, DefaultsWithoutMetadata) {
