@@ -1,4 +1,4 @@
-// Proves that the real tus-js-client can upload a ~48 MiB file to ringestd, abort it halfway, resume it from the server's offset with a new Upload instance (without re-sending from 0), and that the bytes served by GET and stored on disk are identical to the source.
+// Proves that the real tus-js-client can upload a ~48 MiB file to ringestd, abort it halfway, resume it from the server's offset with a new Upload instance (without re-sending from 0), and that the bytes served by GET (whole, named by the metadata it sent, and as a ranged resume) and stored on disk are identical to the source.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,6 +163,19 @@ test('tus-js-client: upload, abort at ~50 %, resume with uploadUrl, verify bytes
   }
   assert.equal(getLen, FILE_SIZE, 'GET body length');
   assert.equal(getHash.digest('hex'), srcSha, 'GET body SHA-256');
+  // The metadata tus-js-client sent names the download (issue #11).
+  assert.equal(res.headers.get('content-disposition'), 'attachment; filename="source.bin"', 'GET Content-Disposition from metadata.filename');
+  assert.equal(res.headers.get('content-type'), 'application/octet-stream', 'GET Content-Type from metadata.filetype');
+
+  // --- 4b. a ranged GET, as a download resumes, gives exactly the tail ---------
+  const etag = res.headers.get('etag');
+  assert.notEqual(etag, null, 'GET ETag present');
+  const from = FILE_SIZE - 5 * MiB - 7;
+  const ranged = await fetch(uploadUrl, { headers: { Range: `bytes=${from}-`, 'If-Range': etag } });
+  assert.equal(ranged.status, 206, 'ranged GET with a matching If-Range');
+  assert.equal(ranged.headers.get('content-range'), `bytes ${from}-${FILE_SIZE - 1}/${FILE_SIZE}`, 'Content-Range');
+  const tail = Buffer.from(await ranged.arrayBuffer());
+  assert.ok(tail.equals(source.subarray(from)), 'ranged GET bytes equal the source tail');
 
   // --- 5. the stored data file is identical too ----------------------------
   const stored = path.join(dataDir, 'uploads', `${id}.bin`);
