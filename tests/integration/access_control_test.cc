@@ -601,7 +601,8 @@ TEST_F(AccessControl, CorsPreflightNeedsNoCredentialsAndAnswersAllowedOriginsOnl
   EXPECT_EQ(r->header("access-control-allow-methods"), "POST, GET, HEAD, PATCH, DELETE, OPTIONS");
   for (const char* h : {"Authorization", "Content-Type", "Tus-Resumable", "Upload-Length",
                         "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat",
-                        "Upload-Checksum", "X-Requested-With", "X-HTTP-Method-Override"}) {
+                        "Upload-Checksum", "X-Requested-With", "X-HTTP-Method-Override",
+                        "Range", "If-Range", "If-Match", "If-None-Match"}) {
     EXPECT_NE(r->header("access-control-allow-headers").find(h), std::string::npos) << h;
   }
   EXPECT_FALSE(r->header("access-control-max-age").empty());
@@ -633,8 +634,9 @@ TEST_F(AccessControl, CorsHeadersOnRealResponsesIncludingErrors) {
   start(args);
   const std::string origin = "Origin: " + std::string(kOrigin) + "\r\n";
   const std::string expose =
-      "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Tus-Resumable, "
-      "Tus-Version, Tus-Extension, Tus-Max-Size";
+      "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
+      "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
+      "Repr-Digest, ETag, Content-Range, Content-Disposition, Accept-Ranges";
   auto check_cors = [&](const std::optional<Response>& r, const std::string& what) {
     ASSERT_TRUE(r) << what;
     EXPECT_EQ(r->header("access-control-allow-origin"), kOrigin) << what;
