@@ -1,6 +1,7 @@
 #include "engine/upload/upload.h"
 
 #include "engine/base/check.h"
+#include "engine/upload/final_parts.h"
 
 namespace ringest {
 
@@ -15,6 +16,7 @@ UploadView Upload::view() {
   v.metadata_bytes = metadata_bytes;
   v.record_version = record_version;
   v.protocol = protocol;
+  v.kind = kind;
   std::lock_guard lock(mu);
   v.offset = committed_offset;
   v.length = length;
@@ -22,6 +24,7 @@ UploadView Upload::view() {
   v.expires_unix_ms = expires_unix_ms;
   v.flags = flags;
   v.deleted = deleted;
+  v.final_refs = final_refs;
   v.crc32c_known = crc32c_known;
   v.crc32c = content_crc32c;
   return v;

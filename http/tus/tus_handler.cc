@@ -378,6 +378,10 @@ void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
       return error(ctx, 408, "request body too slow", &view);
     case AppendOutcome::kMalformed:
       return error(ctx, 400, "malformed request body");
+    case AppendOutcome::kFinalUpload:
+      return error(ctx, 403, "a final upload cannot be patched: its bytes are its parts'");
+    case AppendOutcome::kReferenced:
+      return error(ctx, 409, "the upload is a part of a final upload: delete the final first");
     case AppendOutcome::kOk:
     case AppendOutcome::kCutOff:
     case AppendOutcome::kPeerGone:
