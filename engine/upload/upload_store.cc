@@ -171,10 +171,11 @@ void StoreOp::submit_create_chain() {
   phase_ = Phase::kChain;
   int dir_fd = store_->uploads_dir_fd();
   if (final_) {
-    // write record -> fsync record -> write manifest -> fsync manifest -> fsync uploads/: the
-    // record says what the final is; the manifest (for operators) follows from it, and recovery
-    // rewrites it if a crash left it torn. Nothing is answered before the directory sync.
-    ring_->reserve(5);
+    // write record -> fsync record -> write manifest -> fsync uploads/: the record says what
+    // the final is and is durable before anything is answered. The manifest (for operators) is
+    // derived from it and needs no fsync of its own: recovery rewrites it when a crash left it
+    // missing or torn, so a power loss cannot leave a wrong one behind a served final.
+    ring_->reserve(4);
     ring_->write(&ops_[kStep0], fds_[kRecord], record_.data(), record_.size(), 0,
                  FaultOp::kNone)
         ->flags |= IOSQE_IO_LINK;
@@ -182,9 +183,8 @@ void StoreOp::submit_create_chain() {
     ring_->write(&ops_[kStep2], fds_[kData], manifest_.data(), manifest_.size(), 0,
                  FaultOp::kNone)
         ->flags |= IOSQE_IO_LINK;
-    ring_->fsync(&ops_[kStep3], fds_[kData], false, FaultOp::kNone)->flags |= IOSQE_IO_LINK;
-    ring_->fsync(&ops_[kStep4], dir_fd, false, FaultOp::kNone);
-    pending_ += 5;
+    ring_->fsync(&ops_[kStep3], dir_fd, false, FaultOp::kNone);
+    pending_ += 4;
     return;
   }
   ring_->reserve(4);

@@ -80,8 +80,8 @@ class StoreOp final : public CompletionHandler {
  private:
   friend class UploadStore;
   // One completion per operation that may be in flight together: the three opens (a final's
-  // creation opens its manifest, <id>.parts, in kData's place), and up to five chained steps.
-  enum Slot : uint8_t { kData, kDirect, kRecord, kStep0, kStep1, kStep2, kStep3, kStep4, kSlots };
+  // creation opens its manifest, <id>.parts, in kData's place), and up to four chained steps.
+  enum Slot : uint8_t { kData, kDirect, kRecord, kStep0, kStep1, kStep2, kStep3, kSlots };
   enum class Phase : uint8_t { kOpen, kChain, kRetryChain, kUndo, kRead };
 
   void begin(Kind kind, UploadStore* store, IoRing* ring, Upload* upload, StoreListener* l);
@@ -140,8 +140,8 @@ class UploadStore {
 
   // Creates a new upload: its files, its record (durable, with its directory entry), and only
   // then its registry entry. The op's result holds the upload and its open descriptors (none for
-  // a final: its record, then its operator manifest <id>.parts listing the parts' data files,
-  // are written and synced, and both closed).
+  // a final: its record is written and synced, then its operator manifest <id>.parts listing the
+  // parts' data files is written, the directory synced, and both closed).
   void create(StoreOp& op, IoRing& ring, const CreateSpec& spec, StoreListener* listener);
   // Opens an existing upload's files for appending (the caller owns the upload).
   void open_for_append(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener);
