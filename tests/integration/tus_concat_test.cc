@@ -10,8 +10,10 @@
 // maximum (413). A partial that a final lists cannot be deleted (409) until every final listing
 // it is. After SIGKILL and a restart the final reads back byte-exact and its parts are still
 // protected; a final whose part went missing is set aside by recovery (and comes back with it),
-// and a torn manifest is rewritten.
+// and a torn manifest is rewritten. A final whose creation fails on disk leaves no file and no
+// pin behind.
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -419,6 +421,37 @@ TEST_F(TusConcat, FinalOfADeferredPartialOnceItsLengthIsDeclared) {
   ASSERT_EQ(status_of(c.read_response()), 204);
   std::string fin = final_of(loc);
   EXPECT_EQ(get(fin), "done");
+}
+
+TEST_F(TusConcat, AFailedFinalCreationLeavesNothingAndPinsNothing) {
+  server_->stop();
+  // The third creation's files cannot be made: the final's (after two partials).
+  server_ = std::make_unique<Server>(dir_.path() + "/data",
+                                     std::vector<std::string>{"--fault-plan", "create:enospc@3"});
+  server_->start();
+  port_ = server_->port();
+  std::string la = partial("abc");
+  std::string lb = partial("def");
+  auto r = final_post(la + " " + lb);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 507);
+  EXPECT_EQ(metric(port_, "ringest_uploads"), 2u);
+  size_t records = 0;
+  size_t manifests = 0;
+  if (DIR* d = opendir(uploads().c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      records += name.size() > 4 && name.substr(name.size() - 4) == ".rec";
+      manifests += name.size() > 6 && name.substr(name.size() - 6) == ".parts";
+    }
+    closedir(d);
+  }
+  EXPECT_EQ(records, 2u);  // the partials' only
+  EXPECT_EQ(manifests, 0u);
+  // The refused final pinned nothing: one partial can be deleted, the other makes a final.
+  EXPECT_EQ(status_of(del(la)), 204);
+  std::string fin = final_of(lb);
+  EXPECT_EQ(get(fin), "def");
 }
 
 }  // namespace
