@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace ringest::storage {
@@ -52,8 +53,24 @@ Status DataDir::open(const std::string& path, std::string* error) {
     *error = "cannot open uploads/ or quarantine/ under " + path + ": " + std::strerror(errno);
     return Status::FromErrno(errno);
   }
+  // Absolute, for the paths the operator's manifests of final uploads list.
+  char* real = realpath(path.c_str(), nullptr);
+  uploads_path_ = std::string(real != nullptr ? real : path.c_str()) + "/uploads";
+  free(real);
   fsync(dir_fd_);
   return Status::Ok();
+}
+
+std::string parts_file_text(std::string_view uploads_path, std::span<const std::string_view> ids) {
+  std::string text;
+  text.reserve(ids.size() * (uploads_path.size() + 38));
+  for (std::string_view id : ids) {
+    text += uploads_path;
+    text += '/';
+    text += id;
+    text += ".bin\n";
+  }
+  return text;
 }
 
 }  // namespace ringest::storage

@@ -3,6 +3,8 @@
 //   DIR/ringestd.lock        flock'd while a server runs on DIR (one server per directory)
 //   DIR/uploads/<id>.bin     upload bytes at their offsets (preallocated when the length is known)
 //   DIR/uploads/<id>.rec     the durable record (engine/storage/upload_record.h)
+//   DIR/uploads/<id>.parts   a final upload's parts for an operator: their data files' absolute
+//                            paths in order, one a line (`cat $(cat <id>.parts)` is its bytes)
 //   DIR/quarantine/          uploads whose files failed their checks at start-up, set aside with
 //                            a .reason file and re-checked at every start-up
 //
@@ -11,7 +13,9 @@
 // opened beneath these directories without following symlinks.
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "engine/base/status.h"
 
@@ -30,13 +34,20 @@ class DataDir {
   int uploads_dir_fd() const { return uploads_fd_; }
   int quarantine_dir_fd() const { return quarantine_fd_; }
   const std::string& path() const { return path_; }
+  // The uploads directory's absolute path (symlinks resolved when the directory was opened).
+  const std::string& uploads_path() const { return uploads_path_; }
 
  private:
   std::string path_;
+  std::string uploads_path_;
   int dir_fd_ = -1;
   int uploads_fd_ = -1;
   int quarantine_fd_ = -1;
   int lock_fd_ = -1;
 };
+
+// The text of a final upload's `<id>.parts`: for each part id, in order,
+// `<uploads_path>/<part id>.bin` and a newline.
+std::string parts_file_text(std::string_view uploads_path, std::span<const std::string_view> ids);
 
 }  // namespace ringest::storage

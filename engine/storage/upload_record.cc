@@ -63,6 +63,34 @@ uint32_t header_crc(const uint8_t* header, size_t metadata_bytes) {
   return crc32c(header + kHeaderFixedBytes, metadata_bytes, crc);
 }
 
+// A final's parts block, at `h + at` (just after the metadata): its extent, its CRC (seeded with
+// the header's), then the entries. Fills the header's part fields when it checks out.
+RecordError decode_parts(const uint8_t* h, size_t size, size_t at, RecordHeaderView* header) {
+  if (size - at < 4) return RecordError::kPartsLength;
+  uint32_t count = get32(h + at);
+  if (count == 0 || count > kMaxFinalParts || size - at < parts_block_bytes(count)) {
+    return RecordError::kPartsLength;
+  }
+  size_t sealed = parts_block_bytes(count) - 4;
+  if (get32(h + at + sealed) != crc32c(h + at, sealed, get32(h + kHeaderCrcAt))) {
+    return RecordError::kPartsChecksum;
+  }
+  const uint8_t* entries = h + at + 4;
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint8_t* entry = entries + i * kPartEntryBytes;
+    std::string_view id(reinterpret_cast<const char*>(entry), kIdChars);
+    uint64_t length = get64(entry + kIdChars);
+    if (!is_valid_upload_id(id) || id == header->id) return RecordError::kPartsFormat;
+    if (length > kUnknownLength - 1 - sum) return RecordError::kPartsFormat;  // overflow
+    sum += length;
+  }
+  if (sum != header->declared_length) return RecordError::kPartsFormat;
+  header->part_count = count;
+  header->parts = std::span<const uint8_t>(entries, count * kPartEntryBytes);
+  return RecordError::kOk;
+}
+
 uint32_t complete_flag_for(uint64_t committed_offset, uint64_t upload_length) {
   return upload_length != kUnknownLength && committed_offset == upload_length ? kFlagComplete : 0;
 }
@@ -130,6 +158,11 @@ const char* record_error_name(RecordError error) {
     case RecordError::kDeferredLength: return "deferred-length";
     case RecordError::kMetadataFormat: return "metadata-format";
     case RecordError::kMetadataDuplicateKey: return "metadata-duplicate-key";
+    case RecordError::kConcatFlags: return "concat-flags";
+    case RecordError::kPartsLength: return "parts-length";
+    case RecordError::kPartsChecksum: return "parts-checksum";
+    case RecordError::kPartsFormat: return "parts-format";
+    case RecordError::kFinalIncomplete: return "final-incomplete";
   }
   return "?";
 }
@@ -205,7 +238,7 @@ bool MetadataBlockWriter::add(std::string_view key, std::string_view value) {
       current + 2 + key.size() + 4 + value.size() > kMaxMetadataBytes) {
     return false;
   }
-  MetadataReader existing(kFormatVersion, block_);
+  MetadataReader existing(kHeaderVersionV2, block_);
   std::string_view seen;
   while (existing.next_key(&seen) == MetadataReader::Result::kPair) {
     if (seen == key) return false;
@@ -275,7 +308,7 @@ MetadataReader::Result MetadataReader::peek(std::string_view* key, std::string_v
   if (malformed_) return Result::kMalformed;
   if (ended_) return Result::kEnd;
   Result r = Result::kMalformed;
-  if (version_ == kFormatVersion) {
+  if (version_ == kHeaderVersionV2 || version_ == kHeaderVersionV3) {  // the same block
     r = peek_v2(key, stored_value, next_pos);
   } else if (version_ == kFormatVersionV1) {
     r = peek_v1(key, stored_value, next_pos);
@@ -339,18 +372,30 @@ RecordError check_metadata(uint16_t version, std::span<const uint8_t> metadata) 
 // ---------------------------------------------------------------------------------------------
 // Records
 
-std::vector<uint8_t> encode_new_record(const NewRecord& record, const CommitSlot& first) {
+std::vector<uint8_t> encode_new_record(const NewRecord& record, const CommitSlot& first,
+                                       const NewRecordConcat& concat) {
   RINGEST_CHECK(record.id.size() == kIdChars);
   RINGEST_CHECK(record.metadata_block.size() <= kMaxMetadataBytes);
   RINGEST_CHECK(record.protocol <= kHighestProtocol);
+  RINGEST_CHECK(concat.parts.size() <= kMaxFinalParts);
+  const bool final = !concat.parts.empty();
+  RINGEST_CHECK(!(final && concat.partial));
   size_t metadata_bytes = record.metadata_block.size();
-  std::vector<uint8_t> out(kHeaderOffset + kHeaderFixedBytes + metadata_bytes, 0);
+  auto part_count = static_cast<uint32_t>(concat.parts.size());
+  size_t parts_bytes = final ? parts_block_bytes(part_count) : 0;
+  std::vector<uint8_t> out(kHeaderOffset + kHeaderFixedBytes + metadata_bytes + parts_bytes, 0);
   encode_slot(first, out.data() + slot_file_offset(first.sequence));
   uint8_t* h = out.data() + kHeaderOffset;
   put32(h + 0, kHeaderMagic);
-  put16(h + 4, kFormatVersion);
+  // Version 2 unless the record needs version 3's flags, so that a server that knows only
+  // version 2 still reads every record that is not part of a concatenation.
+  put16(h + 4, final || concat.partial ? kHeaderVersionV3 : kHeaderVersionV2);
   h[kHeaderProtocolAt] = static_cast<uint8_t>(record.protocol);
-  h[kHeaderFlagsAt] = record.declared_length == kUnknownLength ? kHeaderFlagLengthDeferred : 0;
+  h[kHeaderFlagsAt] =
+      static_cast<uint8_t>((record.declared_length == kUnknownLength ? kHeaderFlagLengthDeferred
+                                                                      : 0) |
+                           (concat.partial ? kHeaderFlagPartial : 0) |
+                           (final ? kHeaderFlagFinal : 0));
   std::memcpy(h + 8, record.id.data(), kIdChars);
   put64(h + 40, record.created_unix_ms);
   put64(h + 48, record.declared_length);
@@ -358,7 +403,20 @@ std::vector<uint8_t> encode_new_record(const NewRecord& record, const CommitSlot
   if (metadata_bytes > 0) {
     std::memcpy(h + kHeaderFixedBytes, record.metadata_block.data(), metadata_bytes);
   }
-  put32(h + kHeaderCrcAt, header_crc(h, metadata_bytes));
+  uint32_t crc = header_crc(h, metadata_bytes);
+  put32(h + kHeaderCrcAt, crc);
+  if (final) {
+    uint8_t* p = h + kHeaderFixedBytes + metadata_bytes;
+    put32(p, part_count);
+    for (uint32_t i = 0; i < part_count; ++i) {
+      RINGEST_CHECK(concat.parts[i].id.size() == kIdChars);
+      uint8_t* entry = p + 4 + i * kPartEntryBytes;
+      std::memcpy(entry, concat.parts[i].id.data(), kIdChars);
+      put64(entry + kIdChars, concat.parts[i].length);
+    }
+    size_t sealed = parts_bytes - 4;
+    put32(p + sealed, crc32c(p, sealed, crc));
+  }
   // Read back what is about to be written: the metadata block and the first slot must be
   // acceptable to the decoder, or this is a bug in the caller.
   RINGEST_CHECK(decode_record(out.data(), out.size(), record.id).error == RecordError::kOk);
@@ -374,7 +432,7 @@ HeaderDecode decode_header(const uint8_t* h, size_t size) {
   if (size < kHeaderFixedBytes) return fail(RecordError::kTooShort);
   if (get32(h) != kHeaderMagic) return fail(RecordError::kBadHeaderMagic);
   uint16_t version = get16(h + 4);
-  if (version != kFormatVersionV1 && version != kFormatVersion) {
+  if (version != kFormatVersionV1 && version != kHeaderVersionV2 && version != kHeaderVersionV3) {
     return fail(RecordError::kUnknownHeaderVersion);
   }
   uint32_t metadata_bytes = get32(h + kHeaderMetadataBytesAt);
@@ -399,10 +457,16 @@ HeaderDecode decode_header(const uint8_t* h, size_t size) {
     uint8_t flags = h[kHeaderFlagsAt];
     v.protocol = static_cast<Protocol>(protocol);
     v.length_deferred = (flags & kHeaderFlagLengthDeferred) != 0;
+    v.partial = (flags & kHeaderFlagPartial) != 0;  // (a v2 header with these is refused below)
+    v.final = (flags & kHeaderFlagFinal) != 0;
     if (protocol > static_cast<uint8_t>(kHighestProtocol)) {
       return fail(RecordError::kUnknownProtocol);
     }
-    if ((flags & ~kKnownHeaderFlags) != 0) return fail(RecordError::kHeaderFlags);
+    uint8_t known = version == kHeaderVersionV3 ? kKnownHeaderFlagsV3 : kKnownHeaderFlags;
+    if ((flags & ~known) != 0) return fail(RecordError::kHeaderFlags);
+    if ((v.partial && v.final) || (v.final && v.length_deferred)) {
+      return fail(RecordError::kConcatFlags);
+    }
   }
   if (v.length_deferred != (v.declared_length == kUnknownLength)) {
     return fail(RecordError::kDeferredLength);
@@ -421,6 +485,11 @@ DecodedRecord decode_record(const uint8_t* bytes, size_t size, std::string_view 
   HeaderDecode header = decode_header(bytes + kHeaderOffset, size - kHeaderOffset);
   out.header = header.header;
   if (header.error != RecordError::kOk) return fail(header.error);
+  if (out.header.final) {
+    RecordError parts = decode_parts(bytes + kHeaderOffset, size - kHeaderOffset,
+                                     header.total_bytes, &out.header);
+    if (parts != RecordError::kOk) return fail(parts);
+  }
   if (!expected_id.empty() && out.header.id != expected_id) {
     return fail(RecordError::kIdMismatch);
   }
@@ -451,7 +520,17 @@ DecodedRecord decode_record(const uint8_t* bytes, size_t size, std::string_view 
   if (s.upload_length != kUnknownLength && s.committed_offset > s.upload_length) {
     return fail(RecordError::kOffsetBeyondLength);
   }
+  if (out.header.final && s.committed_offset != s.upload_length) {
+    return fail(RecordError::kFinalIncomplete);
+  }
   return out;
+}
+
+PartEntry part_at(const RecordHeaderView& header, uint32_t index) {
+  RINGEST_CHECK(index < header.part_count);
+  const uint8_t* entry = header.parts.data() + index * kPartEntryBytes;
+  return {std::string_view(reinterpret_cast<const char*>(entry), kIdChars),
+          get64(entry + kIdChars)};
 }
 
 }  // namespace ringest::storage

@@ -1,7 +1,10 @@
-// The durable upload record: one small file `<id>.rec` beside the data file `<id>.bin`.
-// Format version 2 is always written; version 1 records and slots are still read. The byte
-// layout is pinned here, in docs/storage-format.md (the full rules) and in
-// tests/unit/upload_record_test.cc; any layout change bumps kFormatVersion.
+// The durable upload record: one small file `<id>.rec` beside the data file `<id>.bin` (a final
+// upload of a concatenation has no data file: its bytes are its parts'). Slot version 2 is
+// always written; the header is version 2, or version 3 for the partial and final uploads of a
+// concatenation (so that a server that knows only version 2 still reads every other record).
+// Version 1 records and slots are still read. The byte layout is pinned here, in
+// docs/storage-format.md (the full rules) and in tests/unit/upload_record_test.cc; any layout
+// change bumps a version.
 //
 //   [0, 512)      commit slot A  \  written alternately (slot = sequence % 2), so a torn write
 //   [512, 1024)   commit slot B  /  of one slot always leaves the previous commit intact
@@ -25,6 +28,15 @@
 //   60 u32 crc32c of the 64 header bytes (this field as 0) followed by the metadata block
 //   64 metadata block: u32 pair count, then per pair u16 key bytes (1..1024), key,
 //      u32 value bytes, value (binary). Empty (0 bytes) also means no pairs.
+//
+// Header v3 (partial and final uploads): v2, plus header flags bit 1 (partial: an ordinary
+// upload that finals may list) and bit 2 (final: created complete from its parts), never both,
+// and a final's length never deferred. A final's parts block follows the metadata block:
+//   u32 part count (1..kMaxFinalParts), then per part char[32] id + u64 length, then
+//   u32 crc32c of the block's bytes before it, seeded with the header's CRC (bytes 60..63).
+// Its own CRC keeps the header CRC what it was (fixed bytes + metadata), so a reader that wants
+// the metadata (HEAD) reads the same bytes as for any record; the seed ties the block to its
+// header. The part lengths add up to the declared length, and the state is complete.
 //
 // Version 1 (read, never written): slot version 1 without the expiry; header version 1 with
 // bytes 6..7 reserved, the length always known, the protocol implicitly tus, and as metadata
@@ -55,6 +67,10 @@ inline constexpr uint16_t kFormatVersion = 2;         // what encode_* writes (h
 inline constexpr uint16_t kSlotVersion = 3;           // what encode_slot() writes
 inline constexpr uint16_t kSlotVersionV2 = 2;         // still read (no content CRC)
 inline constexpr uint16_t kFormatVersionV1 = 1;       // still read
+// Header versions (the header's own field, bytes 4..5 at kHeaderOffset). Version 2 is written
+// for every upload that is not part of a concatenation, version 3 for partial and final ones.
+inline constexpr uint16_t kHeaderVersionV2 = 2;
+inline constexpr uint16_t kHeaderVersionV3 = 3;
 inline constexpr size_t kSlotBytes = 512;
 inline constexpr size_t kHeaderOffset = 1024;
 inline constexpr size_t kHeaderFixedBytes = 64;
@@ -80,6 +96,18 @@ inline constexpr uint32_t kKnownSlotFlags = kFlagComplete | kFlagFinishDelivered
 // Header flags (v2 byte 7).
 inline constexpr uint8_t kHeaderFlagLengthDeferred = 1u << 0;
 inline constexpr uint8_t kKnownHeaderFlags = kHeaderFlagLengthDeferred;
+// v3 only: concatenation.
+inline constexpr uint8_t kHeaderFlagPartial = 1u << 1;  // a partial upload, finals may list it
+inline constexpr uint8_t kHeaderFlagFinal = 1u << 2;    // a final upload: a parts block follows
+inline constexpr uint8_t kKnownHeaderFlagsV3 =
+    kHeaderFlagLengthDeferred | kHeaderFlagPartial | kHeaderFlagFinal;
+
+// A final's parts. The bound is S3's part limit (the protocol with the most parts); tus lists
+// at most 64. Parts block bytes: count + entries + CRC.
+inline constexpr uint32_t kMaxFinalParts = 10000;
+inline constexpr size_t kPartEntryBytes = kIdChars + 8;
+inline constexpr size_t kMaxPartsBytes = 4 + kMaxFinalParts * kPartEntryBytes + 4;
+constexpr size_t parts_block_bytes(uint32_t count) { return 4 + count * kPartEntryBytes + 4; }
 
 // The protocol an upload was created with (v2 byte 6). v1 records read as kTus.
 enum class Protocol : uint8_t {
@@ -113,6 +141,13 @@ enum class RecordError : uint8_t {
                           // disagree; for v1, which has no flag, a length of all ones
   kMetadataFormat,        // metadata not well-formed for its version: see MetadataReader
   kMetadataDuplicateKey,  // a metadata key appears twice
+  // New in version 3 (concatenation), checked only once the header's CRC is right:
+  kConcatFlags,     // both partial and final, or a final whose length is deferred
+  kPartsLength,     // a final's parts block: count 0 or above kMaxFinalParts, or past the end
+  kPartsChecksum,   // the parts block's bytes changed
+  kPartsFormat,     // a part id not an upload id or the record's own; the lengths do not add
+                    // up to the declared length
+  kFinalIncomplete, // a final's state is not complete (a final is created complete)
 };
 
 // A distinct, stable name for every error: these are written into quarantine `.reason` files.
@@ -228,6 +263,12 @@ RecordError check_metadata(uint16_t version, std::span<const uint8_t> metadata);
 // ---------------------------------------------------------------------------------------------
 // Records
 
+// One part of a final upload, in order: the partial upload's id and its length.
+struct PartEntry {
+  std::string_view id;  // kIdChars
+  uint64_t length = 0;
+};
+
 struct NewRecord {
   std::string_view id;  // kIdChars
   uint64_t created_unix_ms = 0;
@@ -236,34 +277,53 @@ struct NewRecord {
   std::span<const uint8_t> metadata_block;  // a v2 block (MetadataBlockWriter), may be empty
 };
 
-// The whole initial v2 record (both slots and the header) for a new upload. `first` goes where
-// slot_file_offset(first.sequence) says (sequence 1: slot B); the other slot stays zero.
+// What a new record is to concatenation (header v3); the default is neither.
+struct NewRecordConcat {
+  bool partial = false;              // a partial upload
+  std::span<const PartEntry> parts;  // not empty: a final upload of these, in order
+};
+
+// The whole initial record (both slots and the header) for a new upload: header version 2, or
+// 3 for a partial or a final. `first` goes where slot_file_offset(first.sequence) says
+// (sequence 1: slot B); the other slot stays zero.
 // Checked: the result decodes (a record that decode_record() would refuse is never written).
 // For creation only (it allocates).
-std::vector<uint8_t> encode_new_record(const NewRecord& record, const CommitSlot& first);
+std::vector<uint8_t> encode_new_record(const NewRecord& record, const CommitSlot& first,
+                                       const NewRecordConcat& concat = {});
 
 // A decoded header. Views point into the caller's bytes.
 struct RecordHeaderView {
-  uint16_t version = 0;                    // 1 or 2: tells MetadataReader how to read
+  uint16_t version = 0;                    // 1, 2 or 3: tells MetadataReader how to read
   Protocol protocol = Protocol::kUnknown;  // kTus for v1
   bool length_deferred = false;            // always false for v1
   std::string_view id;
   uint64_t created_unix_ms = 0;
   uint64_t declared_length = 0;  // kUnknownLength exactly when length_deferred
   std::span<const uint8_t> metadata;
+  bool partial = false;  // v3 header flag
+  bool final = false;    // v3 header flag: parts follow
+  // A final's part entries (part_count x kPartEntryBytes; read them with part_at()). Filled by
+  // decode_record() once the parts block checks out; decode_header() leaves them empty.
+  uint32_t part_count = 0;
+  std::span<const uint8_t> parts;
 };
+
+// Part `index` (< header.part_count) of a final whose parts decode_record() accepted.
+PartEntry part_at(const RecordHeaderView& header, uint32_t index);
 
 struct HeaderDecode {
   RecordError error = RecordError::kOk;
   RecordHeaderView header;  // filled once the checksum is right (so also for later errors)
-  size_t total_bytes = 0;   // fixed header + metadata, once the metadata length is known
+  size_t total_bytes = 0;   // fixed header + metadata, once the metadata length is known (a
+                            // final's parts block, which follows, is not counted)
 };
 
 // Decodes a header that starts at `header_bytes` (file offset kHeaderOffset); `size` may be
 // larger than the header. Checks, in this order: kTooShort (fewer than kHeaderFixedBytes),
-// kBadHeaderMagic, kUnknownHeaderVersion, kMetadataLength, kHeaderChecksum, then for v2
-// kUnknownProtocol and kHeaderFlags, then kDeferredLength, then the metadata
-// (check_metadata()). Allocation-free.
+// kBadHeaderMagic, kUnknownHeaderVersion, kMetadataLength, kHeaderChecksum, then for v2 and v3
+// kUnknownProtocol and kHeaderFlags, for v3 kConcatFlags, then kDeferredLength, then the
+// metadata (check_metadata()). A final's parts block is not read (decode_record() checks it):
+// the header and metadata alone are enough for this. Allocation-free.
 HeaderDecode decode_header(const uint8_t* header_bytes, size_t size);
 
 enum class SlotPosition : uint8_t { kA = 0, kB = 1 };  // file offsets 0 and kSlotBytes
@@ -292,10 +352,11 @@ struct DecodedRecord {
 };
 
 // Decodes a whole record file: decode_header() on the bytes from kHeaderOffset (kTooShort when
-// the file is shorter than kHeaderOffset + kHeaderFixedBytes), then kIdMismatch when
-// `expected_id` (may be empty: not checked) differs from the header id, then the slots:
-// kNoValidSlot, and the state against the header length. Allocation-free; the views in the
-// result point into `bytes`.
+// the file is shorter than kHeaderOffset + kHeaderFixedBytes), then for a final its parts block
+// (kPartsLength, kPartsChecksum, kPartsFormat), then kIdMismatch when `expected_id` (may be
+// empty: not checked) differs from the header id, then the slots: kNoValidSlot, and the state
+// against the header length (kLengthMismatch, kOffsetBeyondLength; kFinalIncomplete for a
+// final). Allocation-free; the views in the result point into `bytes`.
 DecodedRecord decode_record(const uint8_t* bytes, size_t size, std::string_view expected_id);
 
 }  // namespace ringest::storage

@@ -19,6 +19,8 @@ const char* append_outcome_name(AppendOutcome outcome) {
     case AppendOutcome::kNoSpace: return "no-space";
     case AppendOutcome::kBusy: return "busy";
     case AppendOutcome::kStorageError: return "storage-error";
+    case AppendOutcome::kFinalUpload: return "final-upload";
+    case AppendOutcome::kReferenced: return "referenced";
     case AppendOutcome::kCutOff: return "cut-off";
     case AppendOutcome::kPeerGone: return "peer-gone";
     case AppendOutcome::kTimedOut: return "timed-out";
@@ -120,6 +122,10 @@ void AppendSession::on_owned() {
   }
   if (request_.intent == AppendIntent::kRemove) {
     ready(AppendOutcome::kOk);
+    return;
+  }
+  if (view.kind == UploadKind::kFinal) {
+    ready(AppendOutcome::kFinalUpload);  // (protocols refuse before this; the core holds too)
     return;
   }
   AppendOutcome checked = check(view, &limit_);
@@ -273,7 +279,9 @@ void AppendSession::on_writer_finished(Status status) {
 void AppendSession::remove() {
   RINGEST_CHECK(state_ == State::kOwning && request_.intent == AppendIntent::kRemove);
   state_ = State::kRemoving;
-  store_->remove(op_, reactor_->ring(), *request_.upload, this);
+  if (!store_->remove(op_, reactor_->ring(), *request_.upload, this)) {
+    done(AppendOutcome::kReferenced);  // a final lists it: nothing was changed
+  }
 }
 
 void AppendSession::done(AppendOutcome outcome) {

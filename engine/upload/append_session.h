@@ -9,7 +9,8 @@
 //                     caller to stop the body when a newer request wants the upload.
 //   finish(end)    -> the writer commits what landed; ownership moves on (to a waiting newer
 //                     request); on_append_done() reports the committed state.
-//   remove()       -> (after open() with kRemove) the upload leaves the store; on_append_done().
+//   remove()       -> (after open() with kRemove) the upload leaves the store; on_append_done()
+//                     (kReferenced at once for a partial that a live final lists).
 //
 // Outcomes are named, never errno; the protocol handler turns them into status codes.
 // Threads: the owning connection's reactor. Messages from other reactors arrive in mailbox_.
@@ -57,6 +58,8 @@ enum class AppendOutcome : uint8_t {
   kNoSpace,            // the disk is full
   kBusy,               // out of descriptors or memory: try again later
   kStorageError,       // anything else the disk said
+  kFinalUpload,        // an append to a final upload: its bytes are its parts', nothing to add
+  kReferenced,         // a removal of a partial that a final lists: refused, nothing changed
   // How a body ended (on_append_done); its bytes up to the reported offset are committed.
   kCutOff,     // a newer request, or shutdown, stopped it
   kPeerGone,   // the client went away

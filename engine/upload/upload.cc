@@ -2,6 +2,7 @@
 
 #include "engine/base/check.h"
 #include "engine/storage/upload_record.h"
+#include "engine/upload/final_parts.h"
 
 namespace ringest {
 
@@ -16,6 +17,7 @@ UploadView Upload::view() {
   v.metadata_bytes = metadata_bytes;
   v.record_version = record_version;
   v.protocol = protocol;
+  v.kind = kind;
   std::lock_guard lock(mu);
   v.offset = committed_offset;
   v.length = length;
@@ -23,6 +25,7 @@ UploadView Upload::view() {
   v.expires_unix_ms = expires_unix_ms;
   v.flags = flags;
   v.deleted = deleted;
+  v.final_refs = final_refs;
   v.crc32c_known = (flags & storage::kFlagContentCrc) != 0;
   v.crc32c = content_crc32c;
   return v;

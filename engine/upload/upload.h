@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
 
@@ -25,6 +26,16 @@ namespace ringest {
 
 // The length of an upload created without one (deferred): a later request declares it.
 inline constexpr uint64_t kUnknownLength = UINT64_MAX;
+
+// What an upload is to concatenation (protocol-neutral: tus Upload-Concat, later S3 multipart).
+enum class UploadKind : uint8_t {
+  kPlain,    // an ordinary upload
+  kPartial,  // an ordinary upload that final uploads may list as a part
+  kFinal,    // created complete from partial uploads; its bytes are theirs, in order, and it
+             // has no data file of its own (engine/upload/final_parts.h)
+};
+
+class FinalParts;
 
 // Who owns or waits for an upload: enough to send that request's connection a message.
 using UploadOwner = MailboxAddress;
@@ -67,6 +78,8 @@ struct UploadView {
   uint32_t metadata_bytes = 0;         // size of the metadata block in the record; 0: none
   uint16_t record_version = 0;         // format of the record's header (how metadata is kept)
   uint8_t protocol = 0;                // storage::Protocol that created it
+  UploadKind kind = UploadKind::kPlain;
+  uint32_t final_refs = 0;             // a partial: how many parts of live finals it is
   bool deleted = false;
   // CRC-32C of the bytes [0, offset), when every one of them was hashed as it arrived (false
   // for bytes that never entered memory: --io-mode splice, or a record from before digests).
@@ -92,6 +105,9 @@ class Upload {
   uint32_t metadata_bytes = 0;
   uint16_t record_version = 0;
   uint8_t protocol = 0;
+  UploadKind kind = UploadKind::kPlain;
+  // A final's parts (immutable; shared with readers streaming them), null otherwise.
+  std::shared_ptr<const FinalParts> parts;
 
   // Guarded by mu.
   std::mutex mu;
@@ -103,6 +119,10 @@ class Upload {
   uint32_t flags = 0;
   uint32_t content_crc32c = 0;  // of [0, committed_offset), when flags has kFlagContentCrc
   bool deleted = false;
+  // A partial: parts of live finals that list it (once per listing). While it is above zero
+  // the partial cannot be removed (UploadStore::remove() refuses; so must expiry), because a
+  // final's bytes are read from its parts' data files. Set by FinalParts, never by hand.
+  uint32_t final_refs = 0;
   bool has_owner = false;
   UploadOwner owner;
   bool has_waiter = false;

@@ -23,7 +23,24 @@ void UploadReader::start(Upload& upload, uint64_t from, uint64_t to, int socket_
   sent_ = from;
   end_ = to;
   chunk_len_ = chunk_sent_ = 0;
+  if (upload.kind == UploadKind::kFinal) {
+    parts_ = upload.parts;  // immutable once published; a reference, no allocation
+    RINGEST_CHECK(parts_ != nullptr && to <= parts_->length());
+    open_part(parts_->part_holding(from));
+    return;
+  }
+  file_start_ = 0;
+  file_end_ = to;
   store_->open_for_read(op_, *ring_, upload, this);
+}
+
+// Moves to part `index` of a final: its data file is opened on the ring (on_store_done()).
+void UploadReader::open_part(size_t index) {
+  const FinalPart& part = parts_->part(index);
+  part_ = index;
+  file_start_ = part.start;
+  file_end_ = part.start + part.length;
+  store_->open_for_read(op_, *ring_, *part.upload, this);
 }
 
 void UploadReader::on_store_done(StoreOp* op, Status status) {
@@ -33,9 +50,11 @@ void UploadReader::on_store_done(StoreOp* op, Status status) {
     end(Status::Ok());
   } else if (!status.ok()) {
     end(status);
+  } else if (streaming_) {
+    step();  // the next part of a final: go on where the previous one ended
   } else {
     pending_ = true;  // one byte into the reader itself: no slot is held before the head is out
-    ring_->read(&probe_, fd_, &probe_byte_, 1, sent_, FaultOp::kDataRead);
+    ring_->read(&probe_, fd_, &probe_byte_, 1, sent_ - file_start_, FaultOp::kDataRead);
   }
 }
 
@@ -53,6 +72,17 @@ void UploadReader::step() {
     end(Status::Ok());
     return;
   }
+  if (sent_ == file_end_) {
+    // A final's part is done (everything read from it is in the socket): on to the next one
+    // that holds a byte, holding no slot while its file opens.
+    release_slot();
+    ring_->close(nullptr, fd_);
+    fd_ = -1;
+    size_t next = part_ + 1;
+    while (parts_->part(next).length == 0) ++next;  // sent_ < end_: a later part holds a byte
+    open_part(next);
+    return;
+  }
   if (!socket_full_ && slot_ < 0) {
     slot_ = pool_->acquire();
     if (slot_ < 0) {
@@ -67,9 +97,9 @@ void UploadReader::step() {
   }
   char* data = pool_->data(slot_);
   if (chunk_sent_ == chunk_len_) {
-    uint64_t left = end_ - sent_;
+    uint64_t left = (end_ < file_end_ ? end_ : file_end_) - sent_;  // never past this file
     uint32_t n = left < pool_->slot_bytes() ? static_cast<uint32_t>(left) : pool_->slot_bytes();
-    ring_->read_fixed(&read_, fd_, data, n, sent_, FaultOp::kDataRead);
+    ring_->read_fixed(&read_, fd_, data, n, sent_ - file_start_, FaultOp::kDataRead);
     return;
   }
   ring_->send(&send_, socket_fd_, data + chunk_sent_, chunk_len_ - chunk_sent_, MSG_DONTWAIT);
@@ -145,6 +175,7 @@ void UploadReader::end(Status status) {
   if (waiting) pool_->remove_waiter(this);
   if (fd_ >= 0) ring_->close(nullptr, fd_);
   fd_ = -1;
+  parts_.reset();
   ReaderListener* listener = listener_;
   listener_ = nullptr;
   // Also after stop(): the connection waits for this to free itself.

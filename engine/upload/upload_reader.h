@@ -11,10 +11,17 @@
 // listener is told it may send the response head: a file that cannot be read gets an error
 // answer, not a 200 cut short.
 //
+// A final upload (concatenation) is read as one stream over its parts' data files in order:
+// [from, to) is mapped onto the parts (a range may start and end inside any part and cross any
+// number of boundaries), each part's file is opened O_RDONLY on the ring when the stream reaches
+// it and closed when it leaves it, and a chunk never spans two files. No byte is copied in user
+// space and nothing is allocated per request (the reader shares the final's immutable parts).
+//
 // Threads: the connection's reactor. Lifetime: busy() while an operation is in flight.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "engine/base/status.h"
 #include "engine/io/buffer_pool.h"
@@ -54,6 +61,7 @@ class UploadReader final : public CompletionHandler, public StoreListener, publi
 
  private:
   void step();
+  void open_part(size_t index);
   void on_sent(int res);
   void release_slot();
   void end(Status status);
@@ -77,8 +85,14 @@ class UploadReader final : public CompletionHandler, public StoreListener, publi
   int slot_ = -1;
   uint32_t chunk_len_ = 0;   // bytes in the slot, the file's [sent_, sent_ + chunk_len_)
   uint32_t chunk_sent_ = 0;  // of them, already in the socket
-  uint64_t sent_ = 0;        // file offset of the first byte not yet in the socket
+  uint64_t sent_ = 0;        // stream offset of the first byte not yet in the socket
   uint64_t end_ = 0;
+  // The file being read holds the stream's [file_start_, file_end_): the whole upload, or one
+  // part of a final (parts_ non-null, part_ its index).
+  std::shared_ptr<const FinalParts> parts_;
+  size_t part_ = 0;
+  uint64_t file_start_ = 0;
+  uint64_t file_end_ = 0;
 };
 
 }  // namespace ringest

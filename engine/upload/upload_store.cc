@@ -50,12 +50,13 @@ void StoreOp::begin(Kind kind, UploadStore* store, IoRing* ring, Upload* upload,
   error_ = Status::Ok();
   fds_[kData] = fds_[kDirect] = fds_[kRecord] = -1;
   bytes_read_ = 0;
+  final_ = false;
 }
 
-void StoreOp::name_files(std::string_view id) {
-  RINGEST_CHECK(id.size() == kUploadIdChars);
+void StoreOp::name_files(std::string_view id, const char* data_suffix) {
+  RINGEST_CHECK(id.size() == kUploadIdChars && std::strlen(data_suffix) < 7);
   std::memcpy(data_name_, id.data(), id.size());
-  std::memcpy(data_name_ + id.size(), ".bin", 5);
+  std::memcpy(data_name_ + id.size(), data_suffix, std::strlen(data_suffix) + 1);
   std::memcpy(record_name_, id.data(), id.size());
   std::memcpy(record_name_ + id.size(), ".rec", 5);
 }
@@ -83,6 +84,8 @@ void StoreOp::finish(Status status) {
   if (!status.ok() || kind_ != Kind::kCreate) upload_.reset();  // a creation hands it over
   record_.clear();
   record_.shrink_to_fit();
+  manifest_.clear();
+  manifest_.shrink_to_fit();
   StoreListener* listener = listener_;
   listener_ = nullptr;
   listener->on_store_done(this, status);
@@ -108,7 +111,7 @@ void StoreOp::on_result(Slot slot, int res) {
     if (kind_ == Kind::kReadHeader && slot == kStep0) bytes_read_ = static_cast<size_t>(res);
     return;
   }
-  if (kind_ == Kind::kCreate && phase_ == Phase::kChain && slot == kStep0 &&
+  if (kind_ == Kind::kCreate && phase_ == Phase::kChain && slot == kStep0 && !final_ &&
       (code == Code::kNotSupported || code == Code::kInvalid)) {
     // No preallocation on this filesystem: the rest of the chain was cut; it runs again without
     // (the file then grows as bytes arrive).
@@ -145,8 +148,15 @@ void StoreOp::next_phase() {
     return;
   }
   if (kind_ == Kind::kCreate) {
+    // A final's record and manifest are written and synced: it needs no descriptor again.
+    if (final_) close_files();
     store_->registry_.insert(upload_.get());  // durable: now visible
-    if (g_fault_plan != nullptr) g_fault_plan->log_commit(upload_->id(), 1, 0);
+    if (g_fault_plan != nullptr) {
+      g_fault_plan->log_commit(upload_->id(), 1, final_ ? upload_->length : 0);
+    }
+  }
+  if (kind_ == Kind::kRemove && upload_->parts != nullptr) {
+    upload_->parts->unpin();  // the final is gone for good: its partials may go too
   }
   if (kind_ == Kind::kReadHeader && phase_ == Phase::kOpen) {
     submit_read();
@@ -160,6 +170,23 @@ void StoreOp::submit_create_chain() {
   // O_DIRECT descriptor beside it (it needs the file to exist).
   phase_ = Phase::kChain;
   int dir_fd = store_->uploads_dir_fd();
+  if (final_) {
+    // write record -> fsync record -> write manifest -> fsync uploads/: the record says what
+    // the final is and is durable before anything is answered. The manifest (for operators) is
+    // derived from it and needs no fsync of its own: recovery rewrites it when a crash left it
+    // missing or torn, so a power loss cannot leave a wrong one behind a served final.
+    ring_->reserve(4);
+    ring_->write(&ops_[kStep0], fds_[kRecord], record_.data(), record_.size(), 0,
+                 FaultOp::kNone)
+        ->flags |= IOSQE_IO_LINK;
+    ring_->fsync(&ops_[kStep1], fds_[kRecord], false, FaultOp::kNone)->flags |= IOSQE_IO_LINK;
+    ring_->write(&ops_[kStep2], fds_[kData], manifest_.data(), manifest_.size(), 0,
+                 FaultOp::kNone)
+        ->flags |= IOSQE_IO_LINK;
+    ring_->fsync(&ops_[kStep3], dir_fd, false, FaultOp::kNone);
+    pending_ += 4;
+    return;
+  }
   ring_->reserve(4);
   if (preallocate_) {
     // Reserve the space now: a full disk is an answer at creation, not halfway through.
@@ -208,8 +235,29 @@ UploadStore::UploadStore(storage::DataDir* data_dir, bool direct_io, uint32_t ma
     : data_dir_(data_dir), direct_io_(direct_io), cache_(max_idle_files, idle_files_ms) {}
 
 void UploadStore::adopt(const storage::RecoveredUpload& r) {
+  std::shared_ptr<const FinalParts> parts;
+  if (r.final) {
+    // Recovery checked the parts (there, sound, complete partials of these lengths) and lists
+    // finals after them, so they are known here; no maximum applies to what was accepted.
+    std::vector<Upload*> found;
+    found.reserve(r.parts.size());
+    for (const storage::RecoveredPart& part : r.parts) {
+      found.push_back(registry_.find(std::string_view(part.id, sizeof part.id)));
+    }
+    PartsCheck check = FinalParts::make(found, UINT64_MAX, &parts);
+    if (check.outcome != PartsOutcome::kOk) {
+      RINGEST_LOG_ERROR("final upload %.*s not served: its part %zu: %s",
+                        static_cast<int>(sizeof r.id), r.id, check.index,
+                        parts_outcome_name(check.outcome));
+      return;
+    }
+  }
   auto* upload = new Upload();
   std::memcpy(upload->id_chars, r.id, sizeof upload->id_chars);
+  upload->kind = r.final     ? UploadKind::kFinal
+                 : r.partial ? UploadKind::kPartial
+                             : UploadKind::kPlain;
+  upload->parts = std::move(parts);
   upload->created_unix_ms = r.created_unix_ms;
   upload->metadata_bytes = r.metadata_bytes;
   upload->record_version = r.record_version;
@@ -221,45 +269,85 @@ void UploadStore::adopt(const storage::RecoveredUpload& r) {
   upload->expires_unix_ms = r.state.expires_unix_ms;
   upload->flags = r.state.flags;
   upload->content_crc32c = r.state.content_crc32c;
+  uint32_t parts_crc = 0;
+  if (upload->parts != nullptr && upload->parts->content_crc32c(&parts_crc)) {
+    upload->flags |= storage::kFlagContentCrc;  // (a final's slot may predate its parts' CRCs)
+    upload->content_crc32c = parts_crc;
+  }
   registry_.insert(upload);
   upload_unref(upload);
 }
 
 void UploadStore::create(StoreOp& op, IoRing& ring, const CreateSpec& spec,
                          StoreListener* listener) {
+  const bool final = spec.parts != nullptr;
+  const uint64_t length = final ? spec.parts->length() : spec.length;
   auto* upload = new Upload();
   std::string id = new_upload_id();
   std::memcpy(upload->id_chars, id.data(), sizeof upload->id_chars);
   upload->created_unix_ms = unix_ms_now();
   upload->metadata_bytes = static_cast<uint32_t>(spec.metadata_block.size());
-  upload->record_version = storage::kFormatVersion;
+  upload->record_version =
+      final || spec.partial ? storage::kHeaderVersionV3 : storage::kHeaderVersionV2;
   upload->protocol = spec.protocol;
-  upload->length = spec.length;
+  upload->kind = final          ? UploadKind::kFinal
+                 : spec.partial ? UploadKind::kPartial
+                                : UploadKind::kPlain;
+  upload->parts = spec.parts;
+  upload->length = length;
+  upload->committed_offset = final ? length : 0;  // a final is complete at once
   upload->sequence = 1;
   upload->updated_unix_ms = upload->created_unix_ms;
   upload->expires_unix_ms = spec.expires_unix_ms;
-  // The CRC-32C of no bytes is 0: every new upload's digest is known from its first byte.
-  upload->flags = (spec.length == 0 ? storage::kFlagComplete : 0) | storage::kFlagContentCrc;
+  // The CRC-32C of no bytes is 0: every new upload's digest is known from its first byte; a
+  // final's is combined from its parts' when all of theirs are known.
+  upload->flags = length == upload->committed_offset ? storage::kFlagComplete : 0;
+  if (!final || spec.parts->content_crc32c(&upload->content_crc32c)) {
+    upload->flags |= storage::kFlagContentCrc;
+  }
 
   op.begin(StoreOp::Kind::kCreate, this, &ring, upload, listener);
   upload_unref(upload);  // the op holds it now
-  op.name_files(upload->id());
+  op.final_ = final;
+  op.name_files(upload->id(), final ? ".parts" : ".bin");
   storage::NewRecord record;
   record.id = upload->id();
   record.created_unix_ms = upload->created_unix_ms;
-  record.declared_length = spec.length;
+  record.declared_length = length;
   record.protocol = static_cast<storage::Protocol>(spec.protocol);
   record.metadata_block = spec.metadata_block;
+  storage::NewRecordConcat concat;
+  concat.partial = spec.partial;
+  std::vector<storage::PartEntry> entries;
+  std::vector<std::string_view> part_ids;
+  if (final) {
+    entries.reserve(spec.parts->count());
+    part_ids.reserve(spec.parts->count());
+    for (size_t i = 0; i < spec.parts->count(); ++i) {
+      const FinalPart& part = spec.parts->part(i);
+      entries.push_back({part.upload->id(), part.length});
+      part_ids.push_back(part.upload->id());
+    }
+    concat.parts = entries;
+    op.manifest_ = storage::parts_file_text(uploads_path(), part_ids);
+  }
   storage::CommitSlot first;
   first.sequence = 1;
-  first.committed_offset = 0;
-  first.upload_length = spec.length;
+  first.committed_offset = upload->committed_offset;
+  first.upload_length = length;
   first.flags = upload->flags;
   first.updated_unix_ms = upload->created_unix_ms;
   first.expires_unix_ms = spec.expires_unix_ms;
-  op.record_ = storage::encode_new_record(record, first);
-  op.length_ = spec.length;
-  op.preallocate_ = spec.length != kUnknownLength && spec.length > 0;
+  first.content_crc32c = upload->content_crc32c;
+  op.record_ = storage::encode_new_record(record, first, concat);
+  op.length_ = length;
+  op.preallocate_ = !final && length != kUnknownLength && length > 0;
+  if (final) {
+    // No data file: the record and the operator's manifest, both new (O_EXCL).
+    op.open_file(StoreOp::kData, op.data_name_, O_WRONLY | O_CREAT | O_EXCL, FaultOp::kCreate);
+    op.open_file(StoreOp::kRecord, op.record_name_, O_RDWR | O_CREAT | O_EXCL, FaultOp::kNone);
+    return;
+  }
   // Both files at once, O_EXCL: a name that exists (it never should: ids are random) fails.
   op.open_file(StoreOp::kData, op.data_name_, O_RDWR | O_CREAT | O_EXCL, FaultOp::kCreate);
   op.open_file(StoreOp::kRecord, op.record_name_, O_RDWR | O_CREAT | O_EXCL, FaultOp::kNone);
@@ -291,16 +379,20 @@ void UploadStore::read_header(StoreOp& op, IoRing& ring, Upload& upload, uint8_t
   op.open_file(StoreOp::kRecord, op.record_name_, O_RDONLY, FaultOp::kOpen);
 }
 
-void UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener) {
+bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener) {
   {
+    // Under the lock FinalParts::make() pins with: a partial is either pinned (and stays) or
+    // deleted (and no final can pin it any more), never both.
     std::lock_guard lock(upload.mu);
+    if (upload.final_refs > 0) return false;
     upload.deleted = true;
   }
   registry_.remove(&upload);
   UploadFiles cached;
   if (cache_.take(upload, &cached)) close_on_ring(ring, cached);  // its descriptors go too
   op.begin(StoreOp::Kind::kRemove, this, &ring, &upload, listener);
-  op.name_files(upload.id());
+  // A final has a manifest where others have a data file.
+  op.name_files(upload.id(), upload.kind == UploadKind::kFinal ? ".parts" : ".bin");
   // The record goes first: a crash in between leaves an orphan .bin, which recovery removes.
   // If the record cannot be unlinked the data file stays too (a plain link cuts the chain), and
   // the upload comes back (StoreOp::next_phase). The directory sync makes the answer to the
@@ -313,6 +405,7 @@ void UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListene
       IOSQE_IO_HARDLINK;
   ring.fsync(&op.ops_[StoreOp::kStep2], dir_fd, false, FaultOp::kNone);
   op.pending_ = 3;
+  return true;
 }
 
 void UploadStore::release_files(IoRing& ring, Upload& upload, UploadFiles& files, bool keep,

@@ -15,7 +15,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "engine/storage/data_dir.h"
 #include "engine/storage/recovery.h"
 #include "engine/upload/file_cache.h"
+#include "engine/upload/final_parts.h"
 #include "engine/upload/registry.h"
 #include "engine/upload/upload.h"
 
@@ -47,6 +50,10 @@ struct CreateSpec {
   uint64_t length = kUnknownLength;          // kUnknownLength: deferred
   std::span<const uint8_t> metadata_block;   // storage v2 metadata block (may be empty)
   uint64_t expires_unix_ms = 0;              // 0: never
+  bool partial = false;                      // a partial upload (finals may list it)
+  // A final upload of these parts (FinalParts::make): complete at once, `length` is ignored (the
+  // parts' sum), no data file. The upload keeps the parts (and their pins).
+  std::shared_ptr<const FinalParts> parts;
 };
 
 // One store operation in flight, embedded in its caller. Results are read in on_store_done().
@@ -72,13 +79,13 @@ class StoreOp final : public CompletionHandler {
 
  private:
   friend class UploadStore;
-  // One completion per operation that may be in flight together: the three opens, and up to
-  // four chained steps.
+  // One completion per operation that may be in flight together: the three opens (a final's
+  // creation opens its manifest, <id>.parts, in kData's place), and up to four chained steps.
   enum Slot : uint8_t { kData, kDirect, kRecord, kStep0, kStep1, kStep2, kStep3, kSlots };
   enum class Phase : uint8_t { kOpen, kChain, kRetryChain, kUndo, kRead };
 
   void begin(Kind kind, UploadStore* store, IoRing* ring, Upload* upload, StoreListener* l);
-  void name_files(std::string_view id);
+  void name_files(std::string_view id, const char* data_suffix = ".bin");
   void open_file(Slot slot, const char* name, uint64_t flags, FaultOp fault);
   void on_result(Slot slot, int res);
   void next_phase();
@@ -104,6 +111,8 @@ class StoreOp final : public CompletionHandler {
   bool preallocate_ = false;
   uint64_t length_ = 0;
   std::vector<uint8_t> record_;  // creation only: the whole initial record
+  std::string manifest_;         // a final's creation only: the text of <id>.parts
+  bool final_ = false;           // the upload is a final (files: record and manifest)
   uint8_t* read_into_ = nullptr;
   size_t read_bytes_ = 0;
   size_t bytes_read_ = 0;
@@ -116,7 +125,8 @@ class UploadStore {
   UploadStore(const UploadStore&) = delete;
   UploadStore& operator=(const UploadStore&) = delete;
 
-  // Start-up: makes a recovered upload known (no descriptors are opened).
+  // Start-up: makes a recovered upload known (no descriptors are opened). A final's parts must
+  // have been adopted before it (recovery lists finals last).
   void adopt(const storage::RecoveredUpload& recovered);
 
   Upload* find(std::string_view id) { return registry_.find(id); }  // a reference, or null
@@ -129,7 +139,9 @@ class UploadStore {
   UploadRegistry& registry() { return registry_; }
 
   // Creates a new upload: its files, its record (durable, with its directory entry), and only
-  // then its registry entry. The op's result holds the upload and its open descriptors.
+  // then its registry entry. The op's result holds the upload and its open descriptors (none for
+  // a final: its record is written and synced, then its operator manifest <id>.parts listing the
+  // parts' data files is written, the directory synced, and both closed).
   void create(StoreOp& op, IoRing& ring, const CreateSpec& spec, StoreListener* listener);
   // Opens an existing upload's files for appending (the caller owns the upload).
   void open_for_append(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener);
@@ -140,15 +152,19 @@ class UploadStore {
   void read_header(StoreOp& op, IoRing& ring, Upload& upload, uint8_t* dst, size_t capacity,
                    StoreListener* listener);
   // Removes an upload the caller owns: it leaves the registry at once (so no new request finds
-  // it), its cached descriptors are closed, then its record and data file are unlinked and the
-  // directory synced before the listener hears of it.
-  void remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener);
+  // it), its cached descriptors are closed, then its record and data file (a final: its
+  // manifest) are unlinked and the directory synced before the listener hears of it; a final's
+  // parts are unpinned then. Returns false, and does nothing (no listener call), for a partial
+  // that a live final lists (final_refs > 0): its data file is that final's bytes. Expiry (a
+  // later feature) goes through here and so skips such partials too.
+  bool remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener);
 
   // The caller owned `upload` and is done with its descriptors: they go back to the cache (or are
   // closed, on `ring`, when the upload is complete or the cache evicts).
   void release_files(IoRing& ring, Upload& upload, UploadFiles& files, bool keep, uint64_t now_ms);
 
   int uploads_dir_fd() const { return data_dir_->uploads_dir_fd(); }
+  const std::string& uploads_path() const { return data_dir_->uploads_path(); }
   bool direct_io() const { return direct_io_; }
 
  private:

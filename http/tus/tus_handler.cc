@@ -26,13 +26,11 @@ bool version_ok(const RequestHead& head, bool required) {
   return v == kVersion;
 }
 
-// Upload-Concat, an extension not offered here: a malformed value is still a bad request; a
-// well-formed one is refused on creation, where ignoring it would change what the client gets
-// (RFC 9110 section 5.1 lets a PATCH ignore it). Returns the 400 message, or nullptr.
-const char* unsupported_extension_error(const RequestHead& head, bool creation) {
-  if (head.has("Upload-Concat")) {
-    if (!parse_concat(head.get("Upload-Concat"))) return "invalid Upload-Concat";
-    if (creation) return "concatenation is not supported";
+// Upload-Concat must be well formed everywhere; it means something on creation only
+// (create()). Returns the 400 message, or nullptr.
+const char* unsupported_extension_error(const RequestHead& head, bool /*creation*/) {
+  if (head.has("Upload-Concat") && !parse_concat(head.get("Upload-Concat"))) {
+    return "invalid Upload-Concat";
   }
   return nullptr;
 }
@@ -92,6 +90,28 @@ bool format_metadata(const storage::RecordHeaderView& header, std::span<uint8_t>
     if (!value.empty()) {
       out[n++] = ' ';
       n += base64_encode(value.data(), value.size(), out + n);
+    }
+  }
+  *length = n;
+  return true;
+}
+
+// Upload-Concat on a HEAD: `partial`, or `final;` and the parts' URLs (relative, `base` + id).
+// False when the value does not fit `out`.
+bool format_concat(const Upload& upload, std::string_view base, char* out, size_t capacity,
+                   size_t* length) {
+  std::string_view word = upload.kind == UploadKind::kPartial ? "partial" : "final;";
+  if (word.size() > capacity) return false;
+  std::memcpy(out, word.data(), word.size());
+  size_t n = word.size();
+  if (upload.kind == UploadKind::kFinal) {
+    for (size_t i = 0; i < upload.parts->count(); ++i) {
+      std::string_view id = upload.parts->part(i).upload->id();
+      if ((i > 0 ? 1 : 0) + base.size() + id.size() > capacity - n) return false;
+      if (i > 0) out[n++] = ' ';
+      std::memcpy(out + n, base.data(), base.size());
+      std::memcpy(out + n + base.size(), id.data(), id.size());
+      n += base.size() + id.size();
     }
   }
   *length = n;
@@ -174,6 +194,9 @@ void TusHandler::create(RequestContext& ctx) const {
   if (const char* message = unsupported_extension_error(head, true)) {
     return error(ctx, 400, message);
   }
+  std::optional<Concat> concat;
+  if (head.has("Upload-Concat")) concat = parse_concat(head.get("Upload-Concat"));
+  if (concat && concat->final) return create_final(ctx, *concat);
   uint64_t length = kUnknownLength;
   if (!deferred) {
     std::string_view text = head.get("Upload-Length");
@@ -202,6 +225,53 @@ void TusHandler::create(RequestContext& ctx) const {
   CreateSpec spec;
   spec.protocol = static_cast<uint8_t>(storage::Protocol::kTus);
   spec.length = length;
+  spec.metadata_block = block;
+  spec.partial = concat.has_value();  // Upload-Concat: partial
+  ctx.create_upload(spec);
+}
+
+// POST with Upload-Concat: final;<urls>: a final upload made of the listed partial uploads, in
+// order, complete at once (concatenation). Its metadata is its own (the partials' is not
+// copied); it has no Upload-Length (the parts' sum) and no body.
+void TusHandler::create_final(RequestContext& ctx, const Concat& concat) const {
+  const RequestHead& head = ctx.head();
+  if (head.has("Upload-Length") || head.has("Upload-Defer-Length")) {
+    return error(ctx, 400, "a final upload has no Upload-Length: it is the sum of its parts");
+  }
+  if (head.has_body()) return error(ctx, 400, "a final upload takes no body");
+  std::string_view metadata = head.get("Upload-Metadata");
+  if (!valid_metadata(metadata)) return error(ctx, 400, "invalid Upload-Metadata");
+  for (size_t i = 0; i < concat.url_count; ++i) {
+    std::optional<std::string_view> id = concat_url_id(concat.urls[i], base_);
+    if (!id || !is_valid_upload_id(*id)) {
+      return error(ctx, 400, "Upload-Concat: not an upload URL of this server: " +
+                                 std::string(concat.urls[i]));
+    }
+  }
+  Upload* found[kMaxConcatUrls];
+  for (size_t i = 0; i < concat.url_count; ++i) {
+    found[i] = ctx.find_upload(*concat_url_id(concat.urls[i], base_));
+  }
+  CreateSpec spec;
+  PartsCheck check = FinalParts::make(std::span<Upload* const>(found, concat.url_count),
+                                      ctx.config().max_upload_bytes, &spec.parts);
+  if (check.outcome != PartsOutcome::kOk) {
+    std::string url(concat.urls[check.index]);
+    switch (check.outcome) {
+      case PartsOutcome::kUnknown:
+        return error(ctx, 404, "Upload-Concat: no such upload: " + url);
+      case PartsOutcome::kNotPartial:
+        return error(ctx, 400, "Upload-Concat: not a partial upload: " + url);
+      case PartsOutcome::kIncomplete:
+        return error(ctx, 400, "Upload-Concat: partial upload not complete: " + url);
+      case PartsOutcome::kTooLong:
+        return error(ctx, 413, "the partial uploads add up to more than Tus-Max-Size");
+      default:
+        return error(ctx, 400, "invalid Upload-Concat");
+    }
+  }
+  std::vector<uint8_t> block = metadata_block(metadata);
+  spec.protocol = static_cast<uint8_t>(storage::Protocol::kTus);
   spec.metadata_block = block;
   ctx.create_upload(spec);
 }
@@ -262,6 +332,9 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
   ctx.set_upload(upload);
   UploadView view = upload->view();
   if (view.deleted) return error(ctx, 404, "no such upload");  // deleted since it was found
+  if (method == HTTP_PATCH && view.kind == UploadKind::kFinal) {
+    return error(ctx, 403, "a final upload cannot be patched: its bytes are its parts'");
+  }
   switch (method) {
     case HTTP_HEAD:
       if (is_download(ctx)) return start_download(ctx, view);  // without Tus-Resumable
@@ -297,6 +370,17 @@ void TusHandler::head_response(RequestContext& ctx, const UploadView& view,
     rb.header("Upload-Length", view.length);
   } else {
     rb.header("Upload-Defer-Length", "1");
+  }
+  if (view.kind != UploadKind::kPlain) {
+    // Formatted in the scratch's last third, which the metadata below reuses afterwards.
+    std::span<uint8_t> scratch = ctx.scratch();
+    size_t third = scratch.size() / 3;
+    char* out = reinterpret_cast<char*>(scratch.data() + 2 * third);
+    size_t n = 0;
+    if (!format_concat(*ctx.upload(), base_, out, third, &n)) {
+      return error(ctx, 500, "Upload-Concat does not fit the response");
+    }
+    rb.header("Upload-Concat", std::string_view(out, n));
   }
   if (!header.empty()) {
     storage::HeaderDecode decoded = storage::decode_header(header.data(), header.size());
@@ -369,6 +453,9 @@ void TusHandler::on_append_ready(RequestContext& ctx, AppendOutcome outcome,
 void TusHandler::on_append_done(RequestContext& ctx, AppendOutcome outcome,
                                 const UploadView& view) {
   if (ctx.method() == HTTP_DELETE) {
+    if (outcome == AppendOutcome::kReferenced) {
+      return error(ctx, 409, "the upload is a part of a final upload: delete the final first");
+    }
     if (outcome != AppendOutcome::kOk) return error(ctx, 500, "cannot delete the upload");
     ResponseBuilder rb = begin(ctx, 204);
     rb.finish_no_content();
@@ -429,6 +516,10 @@ void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
                    "Upload-Checksum trailer missing, malformed, unsupported or not announced in "
                    "Trailer: nothing of this request was kept",
                    &view);
+    case AppendOutcome::kFinalUpload:
+      return error(ctx, 403, "a final upload cannot be patched: its bytes are its parts'");
+    case AppendOutcome::kReferenced:
+      return error(ctx, 409, "the upload is a part of a final upload: delete the final first");
     case AppendOutcome::kOk:
     case AppendOutcome::kCutOff:
     case AppendOutcome::kPeerGone:

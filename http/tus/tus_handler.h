@@ -1,6 +1,7 @@
 // TusHandler: tus 1.0.0 (core, creation, creation-with-upload, creation-defer-length,
-// termination, checksum, checksum-trailer) and downloads of a finished upload (GET, and HEAD
-// without Tus-Resumable: see tus_download.h), as a thin translation onto the upload core: every
+// termination, checksum, checksum-trailer, concatenation) and downloads of a finished upload
+// (GET, and HEAD without Tus-Resumable: see tus_download.h), as a thin translation onto the
+// upload core (concatenation: FinalParts and the partial/final kinds of engine/upload): every
 // check that can fail happens before a body byte is read, and every answer carries
 // Tus-Resumable. Shared by all connections; it keeps no state of its own between calls.
 #pragma once
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "http/handler.h"
+#include "http/tus/tus_headers.h"
 
 namespace ringest::tus {
 
@@ -37,6 +39,7 @@ class TusHandler final : public Handler {
  private:
   void options(RequestContext& ctx) const;
   void create(RequestContext& ctx) const;
+  void create_final(RequestContext& ctx, const Concat& concat) const;
   void on_upload_url(RequestContext& ctx, std::string_view id) const;
   void head_response(RequestContext& ctx, const UploadView& view,
                      std::span<const uint8_t> header) const;

@@ -196,4 +196,28 @@ void format_repr_digest(uint32_t crc32c, char* out) {
   out[16] = ':';
 }
 
+std::optional<std::string_view> concat_url_id(std::string_view url, std::string_view base) {
+  if (base.empty() || base.front() != '/') return std::nullopt;
+  std::string_view path = url;
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (url.size() > scheme.size() && http::equals_ignore_case(url.substr(0, scheme.size()), scheme)) {
+      std::string_view rest = url.substr(scheme.size());
+      size_t slash = rest.find('/');
+      std::string_view authority = rest.substr(0, slash);
+      if (slash == std::string_view::npos || authority.empty() ||
+          authority.find_first_of("?#") != std::string_view::npos) {
+        return std::nullopt;
+      }
+      path = rest.substr(slash);
+      break;
+    }
+  }
+  if (path.substr(0, 2) == "//" || path.substr(0, base.size()) != base) return std::nullopt;
+  std::string_view id = path.substr(base.size());
+  size_t question = id.find('?');
+  if (question != std::string_view::npos) id = id.substr(0, question);
+  if (id.empty() || id.find_first_of("/#") != std::string_view::npos) return std::nullopt;
+  return id;
+}
+
 }  // namespace ringest::tus

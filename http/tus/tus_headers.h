@@ -10,7 +10,8 @@ namespace ringest::tus {
 
 inline constexpr std::string_view kVersion = "1.0.0";
 inline constexpr std::string_view kExtensions =
-    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer";
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"
+    "concatenation";
 inline constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
 
 // Upload-Offset / Upload-Length: 1 to 19 ASCII digits, at most 2^63 - 1. No sign, no spaces,
@@ -101,5 +102,15 @@ bool trailer_lists(std::string_view trailer_value, std::string_view name);
 // big-endian>:`. Writes kReprDigestChars characters to `out`.
 inline constexpr size_t kReprDigestChars = 17;
 void format_repr_digest(uint32_t crc32c, char* out);
+
+// The upload id a URL of Upload-Concat: final names, when it is an upload URL under `base` (the
+// tus route's prefix, e.g. "/files/"): `base` + id, either relative (starting with `base`) or
+// absolute (`http://` or `https://`, case-insensitive, a non-empty authority, then the path),
+// optionally followed by `?query` (a signed URL's parameters: ignored). The id is returned as
+// written; the caller checks its shape (is_valid_upload_id). Anything else, a different path,
+// a fragment, a scheme-relative `//host/...` or another scheme, gives nothing: the URL is not
+// an upload of this server. The authority is not compared with the request's Host: a proxy in
+// front may rewrite Host, and the id alone (128 random bits) names the upload.
+std::optional<std::string_view> concat_url_id(std::string_view url, std::string_view base);
 
 }  // namespace ringest::tus

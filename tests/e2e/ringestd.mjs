@@ -28,8 +28,9 @@ export function serverBinary() {
   return abs;
 }
 
-// Spawns ringestd on 127.0.0.1:0 with `args` and resolves with { child, baseUrl, stderr() }
-// once its first stdout line ("listening on http://127.0.0.1:PORT") arrives. `onSpawn` gets the
+// Spawns ringestd on 127.0.0.1:0 with `args` (a `--listen` in them wins: a restart on the same
+// port) and resolves with { child, baseUrl, stderr() } once its first stdout line ("listening
+// on http://127.0.0.1:PORT") arrives. `onSpawn` gets the
 // child at once, so a caller can stop it even when start-up fails.
 export async function startServer(dataDir, args = [], onSpawn = () => {}) {
   const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
@@ -80,6 +81,16 @@ export async function startServer(dataDir, args = [], onSpawn = () => {}) {
     child.once('error', onError);
   });
   return { child, baseUrl, stderr };
+}
+
+// SIGKILLs exactly the process we spawned (by its PID), a crash as the server sees it, and
+// resolves once it has exited.
+export async function killServer(child) {
+  if (!child || child.pid === undefined) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  process.kill(child.pid, 'SIGKILL');
+  await exited;
 }
 
 // Stops exactly the process we spawned (by its PID), SIGKILL if SIGTERM is ignored.

@@ -4,7 +4,8 @@
 The seeds are committed; run this again only to change them (it rewrites the same files).
 http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
 request bytes; tus_headers seeds are header values; upload_record seeds are a mode byte and a
-record file in the layout of docs/storage-format.md (versions 1 and 2).
+record file in the layout of docs/storage-format.md (versions 1 and 2, and header version 3:
+partial and final uploads).
 """
 import os
 import struct
@@ -106,13 +107,20 @@ def block(pairs):
     return out
 
 
-def record(version, upload_id, created_ms, length, metadata, slots, protocol=1, flags=0):
-    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms])."""
-    byte6, byte7 = (protocol, flags) if version == 2 else (0, 0)
+def record(version, upload_id, created_ms, length, metadata, slots, protocol=1, flags=0,
+           parts=None):
+    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms]).
+    parts: a final's (id, length) list (header version 3, flag bit 2)."""
+    byte6, byte7 = (protocol, flags) if version >= 2 else (0, 0)
     fixed = struct.pack("<IHBB32sQQII", 0x44484752, version, byte6, byte7, upload_id, created_ms,
                         length, len(metadata), 0)
     header_crc = crc32c(metadata, crc32c(fixed))
     header = fixed[:60] + struct.pack("<I", header_crc) + metadata
+    if parts is not None:
+        block = struct.pack("<I", len(parts))
+        for part_id, part_length in parts:
+            block += part_id + struct.pack("<Q", part_length)
+        header += block + struct.pack("<I", crc32c(block, header_crc))
     area = bytearray(1024)
     for s in slots:
         at = (s[1] % 2) * 512
@@ -165,6 +173,23 @@ write_record("v2_resealed_bad_fields", bytes(bad), mode=7)
 for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata"]:
     with open(os.path.join(HERE, "corpus", "upload_record", name), "rb") as f:
         write_record(name + "_resealed", f.read()[1:], mode=7)
+# Header version 3: a partial (deferred, then declared), and finals: two parts and a part listed
+# twice with an empty one between; resealed (mode 15: the parts CRC too) with both flags set.
+PART_A = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+PART_B = b"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+write_record("v3_partial", record(3, ID, 1700000000123, UNKNOWN, META_V2,
+                                  [(2, 1, 0, UNKNOWN, 0, 1700000000123),
+                                   (2, 2, 700, 700, 1, 1700000000200)], flags=3))
+write_record("v3_final", record(3, OTHER, 1700000000300, 1000, META_V2,
+                                [(2, 1, 1000, 1000, 1, 1700000000300)], flags=4,
+                                parts=[(PART_A, 600), (PART_B, 400)]))
+write_record("v3_final_repeated_part", record(3, OTHER, 1700000000300, 1200, b"",
+                                              [(2, 1, 1200, 1200, 1, 1700000000300)], flags=4,
+                                              parts=[(PART_A, 600), (PART_B, 0), (PART_A, 600)]))
+write_record("v3_final_bad_flags_resealed",
+             record(3, OTHER, 1700000000300, 1000, META_V2,
+                    [(2, 1, 1000, 1000, 1, 1700000000300)], flags=6,
+                    parts=[(PART_A, 1000)]), mode=15)
 # Metadata alone (the target also reads its input as v1 text and as a v2 block): the v1 pair
 # limit exactly, the tus spellings, and a v2 block.
 write_record("metadata_v1_64_pairs", b",".join(b"k%d" % i for i in range(64)))

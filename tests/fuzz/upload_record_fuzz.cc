@@ -1,14 +1,15 @@
 // Fuzzes the durable upload record (engine/storage/upload_record.*), the one file ringestd
 // trusts at start-up. The input is a mode byte (bit 0: reseal the header CRC, bit 1: slot A's,
-// bit 2: slot B's, so that the checks behind the CRCs are reached too) followed by bytes used
-// five ways:
+// bit 2: slot B's, bit 3: a final's parts block's, so that the checks behind the CRCs are
+// reached too) followed by bytes used five ways:
 //  1. As the image of a `<id>.rec` file: decode_record() never crashes (ASan, UBSan) and
 //     returns exactly the verdict of a reference decoder written here from
 //     docs/storage-format.md, with a bitwise CRC-32C and its own base64: the error, the header
 //     fields, the metadata pairs, the state, which slot was used, what the other slot holds and
-//     whether it was the newest write. decode_header() on the header bytes alone agrees. An
-//     accepted record (v1 or v2) re-encodes as v2 to one that decodes to the same header,
-//     pairs and state, and is refused under any other expected id.
+//     whether it was the newest write, a final's parts. decode_header() on the header bytes
+//     alone agrees. An accepted record (v1, v2 or v3) re-encodes (as v2, or v3 for a partial or
+//     a final) to one that decodes to the same header, pairs, parts and state, and is refused
+//     under any other expected id.
 //  2. As one commit slot (the first 512 bytes): decode_slot() agrees with the reference; a
 //     valid slot re-encodes to one that decodes the same (a v2 slot to the same bytes).
 //  3. As v1 metadata text: MetadataReader and check_metadata() agree with the reference and
@@ -16,12 +17,12 @@
 //     records were written.
 //  4. As a v2 metadata block: MetadataReader and check_metadata() agree with the reference.
 //  5. As values for a record built with the encoder (FuzzedDataProvider): protocol, deferred
-//     or known length, a live commit with its flags and expiry, optionally an older commit in
-//     the other slot, metadata pairs through MetadataBlockWriter (which refuses exactly the
-//     documented keys): it decodes to exactly those values; a changed byte (fuzzer-chosen) in
-//     the live slot falls back to the older commit (reported as a fallback) or fails, in the
-//     other slot leaves the live one in charge, in the header or metadata fails; a truncated
-//     file fails.
+//     or known length, plain, partial or final (with parts adding up to the length), a live
+//     commit with its flags and expiry, optionally an older commit in the other slot, metadata
+//     pairs through MetadataBlockWriter (which refuses exactly the documented keys): it decodes
+//     to exactly those values; a changed byte (fuzzer-chosen) in the live slot falls back to
+//     the older commit (reported as a fallback) or fails, in the other slot leaves the live one
+//     in charge, in the header, metadata or parts fails; a truncated file fails.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -202,6 +203,9 @@ struct Reference {
   std::string id;
   uint64_t created = 0;
   uint64_t declared = 0;
+  bool partial = false;
+  bool final = false;
+  std::vector<std::pair<std::string, uint64_t>> parts;  // a final's, once they check out
   Pairs pairs;
   bool state_filled = false;
   CommitSlot state;
@@ -221,7 +225,7 @@ Reference reference_decode(const uint8_t* bytes, size_t size, std::string_view e
   const uint8_t* h = bytes + 1024;
   if (le(h, 4) != 0x44484752) return fail(RecordError::kBadHeaderMagic);
   uint64_t version = le(h + 4, 2);
-  if (version != 1 && version != 2) return fail(RecordError::kUnknownHeaderVersion);
+  if (version < 1 || version > 3) return fail(RecordError::kUnknownHeaderVersion);
   uint64_t metadata_bytes = le(h + 56, 4);
   if (metadata_bytes > (1u << 20) || 1024 + 64 + metadata_bytes > size) {
     return fail(RecordError::kMetadataLength);
@@ -242,8 +246,13 @@ Reference reference_decode(const uint8_t* bytes, size_t size, std::string_view e
   } else {
     out.protocol = h[6];
     out.deferred = (h[7] & 1) != 0;
+    out.partial = (h[7] & 2) != 0;
+    out.final = (h[7] & 4) != 0;
     if (h[6] > 6) return fail(RecordError::kUnknownProtocol);
-    if ((h[7] & ~1) != 0) return fail(RecordError::kHeaderFlags);
+    if ((h[7] & ~(version == 3 ? 7 : 1)) != 0) return fail(RecordError::kHeaderFlags);
+    if ((out.partial && out.final) || (out.final && out.deferred)) {
+      return fail(RecordError::kConcatFlags);
+    }
   }
   if (out.deferred != (out.declared == kAllOnes)) return fail(RecordError::kDeferredLength);
   RecordError metadata =
@@ -252,6 +261,36 @@ Reference reference_decode(const uint8_t* bytes, size_t size, std::string_view e
                 std::string_view(reinterpret_cast<const char*>(h + 64), metadata_bytes), &out.pairs)
           : reference_metadata_v2(h + 64, metadata_bytes, &out.pairs);
   if (metadata != RecordError::kOk) return fail(metadata);
+  if (out.final) {
+    // "Header version 3": u32 count (1..10000), count x (32 id + u64 length), u32 CRC seeded
+    // with the header's.
+    const uint8_t* p = h + 64 + metadata_bytes;
+    size_t left = size - 1024 - 64 - metadata_bytes;
+    if (left < 4) return fail(RecordError::kPartsLength);
+    uint64_t count = le(p, 4);
+    if (count == 0 || count > 10000 || left < 4 + count * 40 + 4) {
+      return fail(RecordError::kPartsLength);
+    }
+    if (le(p + 4 + count * 40, 4) != reference_crc32c(p, 4 + count * 40, crc)) {
+      return fail(RecordError::kPartsChecksum);
+    }
+    unsigned __int128 sum = 0;
+    std::vector<std::pair<std::string, uint64_t>> parts;
+    for (uint64_t i = 0; i < count; ++i) {
+      std::string id(reinterpret_cast<const char*>(p + 4 + i * 40), 32);
+      for (char c : id) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+          return fail(RecordError::kPartsFormat);
+        }
+      }
+      if (id == out.id) return fail(RecordError::kPartsFormat);
+      uint64_t length = le(p + 4 + i * 40 + 32, 8);
+      sum += length;
+      parts.emplace_back(std::move(id), length);
+    }
+    if (sum != out.declared) return fail(RecordError::kPartsFormat);
+    out.parts = std::move(parts);
+  }
   if (!expected_id.empty() && out.id != expected_id) return fail(RecordError::kIdMismatch);
 
   CommitSlot slot[2];
@@ -277,7 +316,20 @@ Reference reference_decode(const uint8_t* bytes, size_t size, std::string_view e
   if (out.state.upload_length != kAllOnes && out.state.committed_offset > out.state.upload_length) {
     return fail(RecordError::kOffsetBeyondLength);
   }
+  if (out.final && out.state.committed_offset != out.state.upload_length) {
+    return fail(RecordError::kFinalIncomplete);
+  }
   return out;
+}
+
+// The parts decode_record() found, as (id, length) pairs.
+std::vector<std::pair<std::string, uint64_t>> parts_of(const RecordHeaderView& header) {
+  std::vector<std::pair<std::string, uint64_t>> parts;
+  for (uint32_t i = 0; i < header.part_count; ++i) {
+    PartEntry part = part_at(header, i);
+    parts.emplace_back(std::string(part.id), part.length);
+  }
+  return parts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,6 +366,7 @@ bool is_header_error(RecordError e) {
     case RecordError::kUnknownProtocol:
     case RecordError::kHeaderFlags:
     case RecordError::kDeferredLength:
+    case RecordError::kConcatFlags:
     case RecordError::kMetadataFormat:
     case RecordError::kMetadataDuplicateKey:
       return true;
@@ -336,6 +389,17 @@ void check_image(uint8_t mode, const uint8_t* data, size_t size) {
       put_le(h + 60, reference_crc32c(h + 64, metadata_bytes, reference_crc32c(h, 64)), 4);
     }
   }
+  if ((mode & 8) && size >= 1024 + 64) {
+    uint8_t* h = image.data() + 1024;
+    uint64_t metadata_bytes = le(h + 56, 4);
+    if (metadata_bytes + 4 <= size - 1024 - 64) {
+      uint8_t* p = h + 64 + metadata_bytes;
+      uint64_t count = le(p, 4);
+      if (count <= 10000 && 4 + count * 40 + 4 <= size - 1024 - 64 - metadata_bytes) {
+        put_le(p + 4 + count * 40, reference_crc32c(p, 4 + count * 40, le(h + 60, 4)), 4);
+      }
+    }
+  }
   if ((mode & 2) && size >= 512) put_le(image.data() + 508, reference_crc32c(image.data(), 508), 4);
   if ((mode & 4) && size >= 1024) {
     put_le(image.data() + 1020, reference_crc32c(image.data() + 512, 508), 4);
@@ -353,6 +417,8 @@ void check_image(uint8_t mode, const uint8_t* data, size_t size) {
     RINGEST_CHECK(h.created_unix_ms == want.created);
     RINGEST_CHECK(h.declared_length == want.declared);
     RINGEST_CHECK(h.metadata.data() == image.data() + 1024 + 64);
+    RINGEST_CHECK(h.partial == want.partial && h.final == want.final);
+    if (!want.parts.empty()) RINGEST_CHECK(parts_of(h) == want.parts);
   }
   if (want.state_filled) {
     RINGEST_CHECK(same_slot(got.state, want.state));
@@ -395,13 +461,23 @@ void check_image(uint8_t mode, const uint8_t* data, size_t size) {
     }
   }
   std::string id(got.header.id);
+  std::vector<std::pair<std::string, uint64_t>> parts = parts_of(got.header);
+  std::vector<PartEntry> entries;
+  for (const auto& [part_id, length] : parts) entries.push_back({part_id, length});
+  NewRecordConcat concat;
+  concat.partial = got.header.partial;
+  concat.parts = entries;
   std::vector<uint8_t> again =
       encode_new_record(NewRecord{id, got.header.created_unix_ms, got.header.declared_length,
                                   got.header.protocol, writer.block()},
-                        got.state);
+                        got.state, concat);
   DecodedRecord redecoded = decode_record(again.data(), again.size(), id);
   RINGEST_CHECK(redecoded.error == RecordError::kOk);
-  RINGEST_CHECK(redecoded.header.version == kFormatVersion);
+  RINGEST_CHECK(redecoded.header.version ==
+                (got.header.partial || got.header.final ? kHeaderVersionV3 : kHeaderVersionV2));
+  RINGEST_CHECK(redecoded.header.partial == got.header.partial);
+  RINGEST_CHECK(redecoded.header.final == got.header.final);
+  RINGEST_CHECK(parts_of(redecoded.header) == parts);
   RINGEST_CHECK(redecoded.header.protocol == got.header.protocol);
   RINGEST_CHECK(redecoded.header.length_deferred == got.header.length_deferred);
   RINGEST_CHECK(redecoded.header.created_unix_ms == got.header.created_unix_ms);
@@ -481,10 +557,30 @@ void check_round_trip(const uint8_t* data, size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < kIdChars; ++i) id += kHex[in.ConsumeIntegral<uint8_t>() & 15];
   auto protocol = static_cast<Protocol>(in.ConsumeIntegralInRange<uint8_t>(0, 6));
-  bool deferred = in.ConsumeBool();
+  int concat_kind = in.ConsumeIntegralInRange<int>(0, 2);  // plain, partial, final
+  bool final = concat_kind == 2;
+  bool deferred = !final && in.ConsumeBool();
   uint64_t declared =
       deferred ? kUnknownLength : in.ConsumeIntegralInRange<uint64_t>(0, kAllOnes - 1);
   uint64_t created = in.ConsumeIntegral<uint64_t>();
+  // A final's parts: 1..8 ids (repeats allowed, never its own) whose lengths add up to it.
+  std::vector<std::string> part_ids;
+  std::vector<PartEntry> parts;
+  if (final) {
+    int count = in.ConsumeIntegralInRange<int>(1, 8);
+    uint64_t left = declared;
+    for (int i = 0; i < count; ++i) {
+      std::string part_id;
+      for (size_t k = 0; k < kIdChars; ++k) part_id += kHex[in.ConsumeIntegral<uint8_t>() & 15];
+      if (part_id == id) part_id[0] = part_id[0] == 'a' ? 'b' : 'a';
+      part_ids.push_back(std::move(part_id));
+    }
+    for (int i = 0; i < count; ++i) {
+      uint64_t length = i + 1 == count ? left : in.ConsumeIntegralInRange<uint64_t>(0, left);
+      parts.push_back({part_ids[static_cast<size_t>(i)], length});
+      left -= length;
+    }
+  }
 
   auto complete_flag = [](const CommitSlot& s) {
     return s.upload_length != kUnknownLength && s.committed_offset == s.upload_length
@@ -500,10 +596,13 @@ void check_round_trip(const uint8_t* data, size_t size) {
   live.committed_offset = live.upload_length == kUnknownLength
                               ? in.ConsumeIntegral<uint64_t>()
                               : in.ConsumeIntegralInRange<uint64_t>(0, live.upload_length);
+  if (final) live.committed_offset = live.upload_length;  // a final is created complete
   live.flags = complete_flag(live) | (in.ConsumeBool() ? kFlagFinishDelivered : 0u);
   live.updated_unix_ms = in.ConsumeIntegral<uint64_t>();
   live.expires_unix_ms = in.ConsumeIntegral<uint64_t>();
-  bool with_older = live.sequence >= 2 && in.ConsumeBool();
+  // (A final has one commit: an older, incomplete one would be final-incomplete after a fall
+  // back, which the checks below do not expect.)
+  bool with_older = !final && live.sequence >= 2 && in.ConsumeBool();
   CommitSlot older = live;
   older.sequence = live.sequence - 1;
   older.upload_length = deferred && in.ConsumeBool() ? kUnknownLength : live.upload_length;
@@ -546,13 +645,25 @@ void check_round_trip(const uint8_t* data, size_t size) {
   }
   RINGEST_CHECK(writer.block().size() == (pairs.empty() ? 0 : block_bytes));
 
+  NewRecordConcat concat;
+  concat.partial = concat_kind == 1;
+  concat.parts = parts;
   std::vector<uint8_t> record =
-      encode_new_record(NewRecord{id, created, declared, protocol, writer.block()}, live);
-  RINGEST_CHECK(record.size() == kHeaderOffset + kHeaderFixedBytes + writer.block().size());
+      encode_new_record(NewRecord{id, created, declared, protocol, writer.block()}, live, concat);
+  const size_t parts_at = kHeaderOffset + kHeaderFixedBytes + writer.block().size();
+  RINGEST_CHECK(record.size() ==
+                parts_at + (final ? parts_block_bytes(static_cast<uint32_t>(parts.size())) : 0));
   if (with_older) encode_slot(older, record.data() + slot_file_offset(older.sequence));
   DecodedRecord decoded = decode_record(record.data(), record.size(), id);
   RINGEST_CHECK(decoded.error == RecordError::kOk);
-  RINGEST_CHECK(decoded.header.version == kFormatVersion);
+  RINGEST_CHECK(decoded.header.version == (concat_kind > 0 ? kHeaderVersionV3 : kHeaderVersionV2));
+  RINGEST_CHECK(decoded.header.partial == (concat_kind == 1));
+  RINGEST_CHECK(decoded.header.final == final);
+  RINGEST_CHECK(decoded.header.part_count == parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    PartEntry part = part_at(decoded.header, static_cast<uint32_t>(i));
+    RINGEST_CHECK(part.id == parts[i].id && part.length == parts[i].length);
+  }
   RINGEST_CHECK(decoded.header.protocol == protocol);
   RINGEST_CHECK(decoded.header.length_deferred == deferred);
   RINGEST_CHECK(decoded.header.id == id);
@@ -573,6 +684,7 @@ void check_round_trip(const uint8_t* data, size_t size) {
     // The metadata length field is left alone: a different length makes the header CRC cover
     // a different message, which a CRC tells apart only with probability 1 - 2^-32.
     if (at >= kHeaderOffset + 56 && at < kHeaderOffset + 60) continue;
+    if (final && at >= parts_at && at < parts_at + 4) continue;  // the part count: the same
     std::vector<uint8_t> changed = record;
     changed[at] ^= c.mask;
     DecodedRecord d = decode_record(changed.data(), changed.size(), id);

@@ -179,7 +179,7 @@ TEST(TusConstantsTest, Values) {
   EXPECT_EQ(kOffsetContentType, "application/offset+octet-stream");
   EXPECT_EQ(kExtensions,
             "creation,creation-with-upload,creation-defer-length,termination,checksum,"
-            "checksum-trailer");
+            "checksum-trailer,concatenation");
   EXPECT_TRUE(trailer_lists("Upload-Checksum", "Upload-Checksum"));
   EXPECT_TRUE(trailer_lists("x-a, upload-checksum ,b", "Upload-Checksum"));
   EXPECT_FALSE(trailer_lists("Upload-Checksums, x", "Upload-Checksum"));
@@ -548,6 +548,53 @@ TEST(ParseConcatTest, RejectsMalformedValues) {
   for (const std::string& value : rejects) {
     EXPECT_FALSE(parse_concat(value)) << ::testing::PrintToString(value);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// concat_url_id: the upload id of a URL in Upload-Concat: final
+
+TEST(ConcatUrlIdTest, RelativeAndAbsoluteUrlsUnderTheBase) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const std::pair<std::string, std::string> accepted[] = {
+      {"/files/" + id, id},
+      {"http://127.0.0.1:8080/files/" + id, id},
+      {"https://uploads.example.com/files/" + id, id},
+      {"HTTP://H/files/" + id, id},
+      {"/files/" + id + "?expires=1&signature=x", id},  // a signed URL: the query is ignored
+      {"http://h/files/" + id + "?a=b", id},
+      {"/files/ABC", "ABC"},  // the shape is the caller's to check
+  };
+  for (const auto& [url, want] : accepted) {
+    std::optional<std::string_view> got = concat_url_id(url, "/files/");
+    ASSERT_TRUE(got) << url;
+    EXPECT_EQ(*got, want) << url;
+  }
+}
+
+TEST(ConcatUrlIdTest, AnythingElseIsNotAnUploadOfThisServer) {
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  const std::string refused[] = {
+      "",
+      "/files/",
+      "/files/?x=1",
+      "/other/" + id,
+      "files/" + id,
+      "/files/" + id + "/more",
+      "/files/" + id + "#frag",
+      "/files//" + id,
+      "//host/files/" + id,
+      "http://host/uploads/" + id,
+      "http://host" ,
+      "http:///files/" + id,
+      "http://host?x/files/" + id,
+      "ftp://host/files/" + id,
+      "http:/files/" + id,
+      "/FILES/" + id,
+  };
+  for (const std::string& url : refused) {
+    EXPECT_FALSE(concat_url_id(url, "/files/")) << url;
+  }
+  EXPECT_FALSE(concat_url_id("/files/" + id, ""));
 }
 
 }  // namespace

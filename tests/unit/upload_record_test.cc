@@ -2,8 +2,10 @@
 // layout; round trips of every v2 field; that v1 records and slots, built here byte by byte,
 // still decode, alone and with v2 slots written over them; that v1 metadata text and a v2
 // block yield the same decoded pairs (and the same as the tus decoder that wrote them); which
-// slot is used and what the other holds; and that every kind of corruption, old and new, is
-// reported as its own RecordError or falls back to the older slot, as documented.
+// slot is used and what the other holds; the v3 header of partial and final uploads
+// (concatenation: the exact bytes of a final's parts block, plain uploads still written as v2);
+// and that every kind of corruption, old and new, is reported as its own RecordError or falls
+// back to the older slot, as documented.
 #include "engine/storage/upload_record.h"
 
 #include <gtest/gtest.h>
@@ -1140,7 +1142,7 @@ TEST(UploadRecordCorruptionTest, BadHeaderMagic) {
 TEST(UploadRecordCorruptionTest, UnknownHeaderVersion) {
   for (uint16_t version : {1, 2}) {
     std::vector<uint8_t> record = fresh_record(version);
-    for (uint16_t bad : {0, 3, 0x0102, 0xFFFF}) {
+    for (uint16_t bad : {0, 4, 0x0102, 0xFFFF}) {
       le_put(record.data() + kHeaderOffset + 4, bad, 2);
       reseal_header(record);  // checksum fine: only the version is unknown
       EXPECT_EQ(decode(record).error, RecordError::kUnknownHeaderVersion) << bad;
@@ -1571,6 +1573,241 @@ TEST(UploadRecordCorruptionTest, SlotReservedBytesNonZeroIsAnInvalidSlot) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Version 3: partial and final uploads (concatenation).
+
+constexpr std::string_view kPartA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+constexpr std::string_view kPartB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+// A final of kPartA (600 bytes), kPartB (0 bytes), kPartA again (400 bytes): kLength in all,
+// created complete.
+std::vector<uint8_t> new_final_record(const Pairs& pairs = kPairs) {
+  const PartEntry parts[] = {{kPartA, 600}, {kPartB, 0}, {kPartA, 400}};
+  std::vector<uint8_t> block = block_of(pairs);
+  NewRecordConcat concat;
+  concat.parts = parts;
+  return encode_new_record(NewRecord{kId, kCreated, kLength, Protocol::kTus, block},
+                           make_slot(1, kLength), concat);
+}
+
+// Where a final's parts block starts in the record file.
+size_t parts_at(const std::vector<uint8_t>& record) {
+  return kHeaderOffset + kHeaderFixedBytes + le_get(record.data() + kHeaderOffset + 56, 4);
+}
+
+// Rewrites the parts block's checksum (after a deliberate edit, or after reseal_header()).
+void reseal_parts(std::vector<uint8_t>& record) {
+  size_t at = parts_at(record);
+  size_t count = le_get(record.data() + at, 4);
+  size_t sealed = 4 + count * 40;
+  uint32_t header_crc = static_cast<uint32_t>(le_get(record.data() + kHeaderOffset + 60, 4));
+  le_put(record.data() + at + sealed, reference_crc32c(record.data() + at, sealed, header_crc), 4);
+}
+
+TEST(UploadRecordV3Test, ByteLayoutIsPinnedV3Final) {
+  EXPECT_EQ(kHeaderVersionV2, 2u);
+  EXPECT_EQ(kHeaderVersionV3, 3u);
+  EXPECT_EQ(kHeaderFlagPartial, 2u);
+  EXPECT_EQ(kHeaderFlagFinal, 4u);
+  EXPECT_EQ(kPartEntryBytes, 40u);
+  EXPECT_EQ(kMaxFinalParts, 10000u);
+  EXPECT_EQ(parts_block_bytes(3), 4u + 3 * 40 + 4);
+
+  std::vector<uint8_t> record = new_final_record({{"k", "v"}});
+  const std::vector<uint8_t> block = {1, 0, 0, 0, 1, 0, 'k', 1, 0, 0, 0, 'v'};
+  std::vector<uint8_t> expected(1024 + 64 + block.size() + 4 + 3 * 40 + 4, 0);
+  hand_slot_v3(expected.data() + 512, make_slot(1, kLength));
+  uint8_t* h = expected.data() + 1024;
+  std::memcpy(h, "RGHD", 4);
+  le_put(h + 4, 3, 2);  // header version 3
+  h[6] = 1;             // tus
+  h[7] = 4;             // final
+  std::memcpy(h + 8, kId.data(), 32);
+  le_put(h + 40, kCreated, 8);
+  le_put(h + 48, kLength, 8);
+  le_put(h + 56, block.size(), 4);
+  std::memcpy(h + 64, block.data(), block.size());
+  uint32_t hcrc = reference_crc32c(h, 64);  // crc field still zero here
+  hcrc = reference_crc32c(h + 64, block.size(), hcrc);
+  le_put(h + 60, hcrc, 4);
+  uint8_t* p = h + 64 + block.size();
+  le_put(p, 3, 4);  // part count
+  const std::pair<std::string_view, uint64_t> parts[] = {{kPartA, 600}, {kPartB, 0}, {kPartA, 400}};
+  for (size_t i = 0; i < 3; ++i) {
+    std::memcpy(p + 4 + i * 40, parts[i].first.data(), 32);
+    le_put(p + 4 + i * 40 + 32, parts[i].second, 8);
+  }
+  le_put(p + 124, reference_crc32c(p, 124, hcrc), 4);  // seeded with the header's CRC
+
+  ASSERT_EQ(record.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(record[i], expected[i]) << "byte " << i << " differs";
+  }
+  DecodedRecord d = decode(record);
+  ASSERT_EQ(d.error, RecordError::kOk) << record_error_name(d.error);
+  EXPECT_EQ(d.header.version, 3u);
+  EXPECT_TRUE(d.header.final);
+  EXPECT_FALSE(d.header.partial);
+  ASSERT_EQ(d.header.part_count, 3u);
+  for (uint32_t i = 0; i < 3; ++i) {
+    PartEntry part = part_at(d.header, i);
+    EXPECT_EQ(part.id, parts[i].first);
+    EXPECT_EQ(part.length, parts[i].second);
+  }
+  EXPECT_EQ(d.state.committed_offset, kLength);
+  EXPECT_EQ(d.state.flags, kFlagComplete);
+  ReadPairs read = read_pairs(d.header.version, d.header.metadata);
+  EXPECT_EQ(read.pairs, (Pairs{{"k", "v"}}));
+}
+
+TEST(UploadRecordV3Test, PartialIsV3WithFlagOnePlainStaysV2) {
+  NewRecordConcat partial;
+  partial.partial = true;
+  std::vector<uint8_t> block = block_of(kPairs);
+  std::vector<uint8_t> record = encode_new_record(
+      NewRecord{kId, kCreated, kLength, Protocol::kTus, block}, make_slot(1, 0), partial);
+  EXPECT_EQ(le_get(record.data() + kHeaderOffset + 4, 2), 3u);
+  EXPECT_EQ(record[kHeaderOffset + 7], kHeaderFlagPartial);
+  EXPECT_EQ(record.size(), 1024 + 64 + block.size());  // no parts block
+  DecodedRecord d = decode(record);
+  ASSERT_EQ(d.error, RecordError::kOk) << record_error_name(d.error);
+  EXPECT_TRUE(d.header.partial);
+  EXPECT_FALSE(d.header.final);
+  EXPECT_EQ(d.header.part_count, 0u);
+  EXPECT_EQ(read_pairs(3, d.header.metadata).pairs, kPairs);
+  // A partial may have its length deferred, and commits to it as to any upload.
+  std::vector<uint8_t> deferred = encode_new_record(
+      NewRecord{kId, kCreated, kUnknownLength, Protocol::kTus, {}},
+      make_slot(1, 0, kUnknownLength), partial);
+  EXPECT_EQ(deferred[kHeaderOffset + 7], kHeaderFlagPartial | kHeaderFlagLengthDeferred);
+  write_slot(deferred, 2, make_slot(2, 10, 10));
+  d = decode(deferred);
+  ASSERT_EQ(d.error, RecordError::kOk) << record_error_name(d.error);
+  EXPECT_TRUE(d.header.partial && d.header.length_deferred);
+  EXPECT_EQ(d.state.flags, kFlagComplete);
+  // Everything else is still written as version 2, readable by a server that knows no more.
+  EXPECT_EQ(le_get(new_v2_record().data() + kHeaderOffset + 4, 2), 2u);
+}
+
+TEST(UploadRecordV3Test, FinalHeaderAndMetadataDecodeWithoutTheParts) {
+  // HEAD reads the header and the metadata only (kHeaderFixedBytes + metadata bytes).
+  std::vector<uint8_t> record = new_final_record();
+  HeaderDecode h = decode_header(record.data() + kHeaderOffset,
+                                 kHeaderFixedBytes + block_of(kPairs).size());
+  ASSERT_EQ(h.error, RecordError::kOk) << record_error_name(h.error);
+  EXPECT_TRUE(h.header.final);
+  EXPECT_EQ(h.total_bytes, kHeaderFixedBytes + block_of(kPairs).size());
+  EXPECT_EQ(read_pairs(h.header.version, h.header.metadata).pairs, kPairs);
+  EXPECT_EQ(h.header.part_count, 0u);  // not read here
+}
+
+TEST(UploadRecordV3Test, TrailingBytesAfterThePartsAreIgnored) {
+  std::vector<uint8_t> record = new_final_record();
+  record.insert(record.end(), 100, 0xAB);
+  EXPECT_EQ(decode(record).error, RecordError::kOk);
+}
+
+TEST(UploadRecordV3Test, DecodingAFinalAllocatesNothing) {
+  std::vector<uint8_t> record = new_final_record();
+  uint64_t before = t_operator_new_calls;
+  DecodedRecord d = decode(record);
+  EXPECT_EQ(t_operator_new_calls, before);
+  EXPECT_EQ(d.error, RecordError::kOk);
+}
+
+TEST(UploadRecordCorruptionTest, V2HeaderWithConcatenationFlagsIsHeaderFlags) {
+  // Bits 1 and 2 mean something from version 3 on only.
+  for (uint8_t flag : {kHeaderFlagPartial, kHeaderFlagFinal}) {
+    std::vector<uint8_t> record = fresh_record(2);
+    record[kHeaderOffset + 7] |= flag;
+    reseal_header(record);
+    EXPECT_EQ(decode(record).error, RecordError::kHeaderFlags) << int{flag};
+  }
+}
+
+TEST(UploadRecordCorruptionTest, V3ReservedHeaderFlagBits) {
+  for (uint8_t bit = 3; bit < 8; ++bit) {
+    std::vector<uint8_t> record = new_final_record();
+    record[kHeaderOffset + 7] |= static_cast<uint8_t>(1u << bit);
+    reseal_header(record);
+    reseal_parts(record);
+    EXPECT_EQ(decode(record).error, RecordError::kHeaderFlags) << int{bit};
+  }
+}
+
+TEST(UploadRecordCorruptionTest, ConcatFlags) {
+  // Partial and final at once.
+  std::vector<uint8_t> record = new_final_record();
+  record[kHeaderOffset + 7] |= kHeaderFlagPartial;
+  reseal_header(record);
+  reseal_parts(record);
+  EXPECT_EQ(decode(record).error, RecordError::kConcatFlags);
+  // A final whose length is deferred.
+  record = new_final_record();
+  record[kHeaderOffset + 7] |= kHeaderFlagLengthDeferred;
+  le_put(record.data() + kHeaderOffset + 48, kUnknownLength, 8);
+  reseal_header(record);
+  reseal_parts(record);
+  EXPECT_EQ(decode(record).error, RecordError::kConcatFlags);
+}
+
+TEST(UploadRecordCorruptionTest, PartsLength) {
+  std::vector<uint8_t> record = new_final_record();
+  size_t at = parts_at(record);
+  for (uint32_t count : {0u, kMaxFinalParts + 1, 4u, 0xFFFFFFFFu}) {
+    std::vector<uint8_t> changed = record;
+    le_put(changed.data() + at, count, 4);
+    EXPECT_EQ(decode(changed).error, RecordError::kPartsLength) << count;
+  }
+  // Cut anywhere inside the block (the header and metadata are whole).
+  for (size_t cut = at; cut < record.size(); cut += 7) {
+    std::vector<uint8_t> shorter(record.begin(), record.begin() + static_cast<long>(cut));
+    EXPECT_EQ(decode(shorter).error, RecordError::kPartsLength) << cut;
+  }
+}
+
+TEST(UploadRecordCorruptionTest, PartsChecksum) {
+  std::vector<uint8_t> record = new_final_record();
+  for (size_t at = parts_at(record) + 4; at < record.size(); at += 9) {
+    std::vector<uint8_t> changed = record;
+    changed[at] ^= 0x10;
+    EXPECT_EQ(decode(changed).error, RecordError::kPartsChecksum) << at;
+  }
+  // The block belongs to its header: one sealed for another header's CRC does not fit.
+  std::vector<uint8_t> other = record;
+  le_put(other.data() + kHeaderOffset + 40, kCreated + 1, 8);
+  reseal_header(other);
+  EXPECT_EQ(decode(other).error, RecordError::kPartsChecksum);
+}
+
+TEST(UploadRecordCorruptionTest, PartsFormat) {
+  std::vector<uint8_t> record = new_final_record();
+  size_t first = parts_at(record) + 4;
+  auto with = [&](auto edit) {
+    std::vector<uint8_t> changed = record;
+    edit(changed.data());
+    reseal_parts(changed);
+    return decode(changed).error;
+  };
+  // Not an upload id: uppercase hex, a non-hex character.
+  EXPECT_EQ(with([&](uint8_t* b) { b[first] = 'A'; }), RecordError::kPartsFormat);
+  EXPECT_EQ(with([&](uint8_t* b) { b[first + 31] = 'g'; }), RecordError::kPartsFormat);
+  // The record's own id.
+  EXPECT_EQ(with([&](uint8_t* b) { std::memcpy(b + first + 40, kId.data(), 32); }),
+            RecordError::kPartsFormat);
+  // Lengths that do not add up to the declared length, or overflow.
+  EXPECT_EQ(with([&](uint8_t* b) { le_put(b + first + 32, 601, 8); }), RecordError::kPartsFormat);
+  EXPECT_EQ(with([&](uint8_t* b) { le_put(b + first + 72, UINT64_MAX - 100, 8); }),
+            RecordError::kPartsFormat);
+  EXPECT_EQ(with([](uint8_t*) {}), RecordError::kOk);
+}
+
+TEST(UploadRecordCorruptionTest, FinalIncomplete) {
+  std::vector<uint8_t> record = new_final_record();
+  write_slot(record, 2, make_slot(2, kLength - 1));  // no writer commits to a final
+  EXPECT_EQ(decode(record).error, RecordError::kFinalIncomplete);
+}
+
 TEST(UploadRecordTest, EveryErrorHasADistinctStableName) {
   // The names are written into quarantine .reason files: the v1 ones must never change.
   const std::pair<RecordError, const char*> all[] = {
@@ -1589,6 +1826,11 @@ TEST(UploadRecordTest, EveryErrorHasADistinctStableName) {
       {RecordError::kDeferredLength, "deferred-length"},
       {RecordError::kMetadataFormat, "metadata-format"},
       {RecordError::kMetadataDuplicateKey, "metadata-duplicate-key"},
+      {RecordError::kConcatFlags, "concat-flags"},
+      {RecordError::kPartsLength, "parts-length"},
+      {RecordError::kPartsChecksum, "parts-checksum"},
+      {RecordError::kPartsFormat, "parts-format"},
+      {RecordError::kFinalIncomplete, "final-incomplete"},
   };
   std::vector<std::string> names;
   for (const auto& [error, expected] : all) {
