@@ -4,7 +4,7 @@
 The seeds are committed; run this again only to change them (it rewrites the same files).
 http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
 request bytes; tus_headers seeds are header values; upload_record seeds are a mode byte and a
-record file in the layout of docs/storage-format.md (versions 1 and 2).
+record file in the layout of docs/storage-format.md (versions 1 and 2, slots up to version 3).
 """
 import os
 import struct
@@ -90,11 +90,14 @@ def crc32c(data, crc=0):
 UNKNOWN = 0xFFFFFFFFFFFFFFFF
 
 
-def slot(version, sequence, offset, length, flags, updated_ms, expires_ms=0):
+def slot(version, sequence, offset, length, flags, updated_ms, expires_ms=0, content_crc=0):
+    """Version 3 carries content_crc (the CRC-32C of the committed bytes) with flag bit 2."""
     body = struct.pack("<IHHQQQIIQ", 0x4C534752, version, 0, sequence, offset, length, flags, 0,
                        updated_ms)
-    if version == 2:
+    if version >= 2:
         body += struct.pack("<Q", expires_ms)
+    if version == 3:
+        body += struct.pack("<I", content_crc)
     body += bytes(508 - len(body))
     return body + struct.pack("<I", crc32c(body))
 
@@ -107,7 +110,7 @@ def block(pairs):
 
 
 def record(version, upload_id, created_ms, length, metadata, slots, protocol=1, flags=0):
-    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms])."""
+    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms[, crc]])."""
     byte6, byte7 = (protocol, flags) if version == 2 else (0, 0)
     fixed = struct.pack("<IHBB32sQQII", 0x44484752, version, byte6, byte7, upload_id, created_ms,
                         length, len(metadata), 0)
@@ -154,15 +157,38 @@ write_record("v2_deferred_declared", record(2, ID, 1700000000123, UNKNOWN, META_
 write_record("v2_binary_metadata", record(2, OTHER, 1, 7, block([(b"k", bytes(range(256))),
                                                                   (b"e", b""), (b"\xff,", b"x")]),
                                           [(2, 1, 7, 7, 1, 2)], protocol=0))
-# Meant to be resealed (mode 7): an unknown protocol, a reserved header flag and a slot with a
-# reserved flag bit, so that the checks behind the CRCs are reached from the first run.
+# Meant to be resealed (mode 7): an unknown protocol, a reserved header flag and a version 2
+# slot with the content-CRC flag (which only version 3 has), so that the checks behind the CRCs
+# are reached from the first run.
 bad = bytearray(record(2, ID, 1700000000123, 1000, META_V2,
                        [(2, 1, 0, 1000, 0, 1700000000123), (2, 2, 10, 1000, 4, 1700000000200)],
                        protocol=7, flags=2))
 write_record("v2_resealed_bad_fields", bytes(bad), mode=7)
+# Version 3 slots (what ringestd writes since the whole-file CRC-32C): with the content CRC
+# (of 1000 bytes 'a' in the live slot, 600 in the older), and without (spliced bytes leave it
+# unknown); a v2 slot with a v3 slot after it; and one to reseal with a reserved flag bit and a
+# CRC without its flag.
+CRC_A1000 = crc32c(b"a" * 1000)
+CRC_A600 = crc32c(b"a" * 600)
+write_record("v3_content_crc", record(2, ID, 1700000000123, 1000, META_V2,
+                                      [(3, 6, 600, 1000, 4, 1700000000200, 0, CRC_A600),
+                                       (3, 7, 1000, 1000, 5, 1700000000300, 0, CRC_A1000)]))
+write_record("v3_no_content_crc", record(2, OTHER, 1700000000123, UNKNOWN, b"",
+                                         [(3, 1, 0, UNKNOWN, 4, 1700000000123, 0, 0),
+                                          (3, 2, 65536, UNKNOWN, 0, 1700000000200)],
+                                         protocol=1, flags=1))
+write_record("v2_then_v3_slot", record(2, ID, 1700000000123, 1000, META_V2,
+                                       [(2, 8, 500, 1000, 0, 1700000000200),
+                                        (3, 9, 1000, 1000, 7, 1700000000300, 1800000000000,
+                                         CRC_A1000)]))
+write_record("v3_resealed_bad_fields", record(2, ID, 1700000000123, 1000, META_V2,
+                                              [(3, 3, 10, 1000, 8, 1700000000200, 0, 0),
+                                               (3, 4, 20, 1000, 0, 1700000000300, 0, 12345)]),
+             mode=7)
 # The same records resealed (mode 7): a mutation of any header or slot field then reaches the
 # checks behind the CRCs. The first 512 bytes double as a slot seed.
-for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata"]:
+for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata",
+             "v3_content_crc", "v2_then_v3_slot"]:
     with open(os.path.join(HERE, "corpus", "upload_record", name), "rb") as f:
         write_record(name + "_resealed", f.read()[1:], mode=7)
 # Metadata alone (the target also reads its input as v1 text and as a v2 block): the v1 pair
