@@ -69,6 +69,11 @@ for name, value in [
     ("checksum_sha1", b"sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
     ("checksum_sha256", b"sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="),
     ("checksum_md5", b"md5 kAFQmDzST7DWlj99KOF/cg=="),
+    ("checksum_crc32", b"crc32 NSRBwg=="),
+    ("checksum_crc32c", b"crc32c Nks/tw=="),
+    ("checksum_crc32c_wrong_size", b"crc32c Nks/tw8="),
+    ("checksum_unknown_algorithm", b"sha512 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
+    ("trailer_list", b"X-Sig , upload-checksum,\tServer-Timing"),
     ("concat_partial", b"partial"),
     ("concat_final", b"final;/files/a https://example.com/files/b"),
 ]:
