@@ -2,7 +2,7 @@
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
 
 The seeds are committed; run this again only to change them (it rewrites the same files).
-http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
+http_parser seeds are the target's 7 control bytes (see http_parser_fuzz.cc) followed by real
 request bytes; tus_headers seeds are header values; upload_record seeds are a mode byte and a
 record file in the layout of docs/storage-format.md (versions 1 and 2, slots up to version 3).
 """
@@ -20,9 +20,10 @@ def write(target, name, data):
 
 
 # http_parser: control bytes = head limit index (0-7), max headers, target limit index (0-5),
-# sink mode, two bytes of cut-point seed.
-def http(name, request, head=7, headers=16, target=5, sink=2, seed=0x0101):
-    control = bytes([head, headers, target, sink, seed & 0xFF, seed >> 8])
+# sink mode, two bytes of cut-point seed, the trailer to capture (0 none, 1 Upload-Checksum,
+# 2 X-T).
+def http(name, request, head=7, headers=16, target=5, sink=2, seed=0x0101, capture=1):
+    control = bytes([head, headers, target, sink, seed & 0xFF, seed >> 8, capture])
     write("http_parser", name, control + request)
 
 
@@ -58,6 +59,28 @@ http("trailers", b"PATCH /files/" + ID + b" HTTP/1.1\r\nTransfer-Encoding: chunk
      b"3\r\nabc\r\n0\r\nUpload-Offset: 9\r\nX-T: y\r\n\r\n", headers=1, seed=0x0302)
 http("upgrade", b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
      b"GET / HTTP/1.1\r\n\r\n")
+# Trailer capture (tus checksum-trailer): the field once, in another case, with whitespace and
+# an obs-fold, twice, too long, and a Content-Length request that has no trailers to capture.
+CHUNKED_PATCH = (b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\nTus-Resumable: 1.0.0\r\n"
+                 b"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                 b"Transfer-Encoding: chunked\r\nTrailer: Upload-Checksum\r\n\r\n"
+                 b"3\r\nabc\r\n0\r\n")
+http("trailer_checksum", CHUNKED_PATCH + b"Upload-Checksum: crc32c Nks/tw==\r\n\r\n",
+     seed=0x0405)
+http("trailer_checksum_case_ows", CHUNKED_PATCH + b"X-T: 1\r\nupload-CHECKSUM: \t sha1 "
+     b"qZk+NkcGgWq6PiVxeFDCbJzQ2J0= \t\r\n\r\n", seed=0x1703)
+http("trailer_checksum_folded", CHUNKED_PATCH + b"Upload-Checksum: md5\r\n "
+     b"kAFQmDzST7DWlj99KOF/cg==\r\n\r\n", seed=0x2211)
+http("trailer_checksum_twice", CHUNKED_PATCH + b"Upload-Checksum: crc32 NSRBwg==\r\n"
+     b"Upload-Checksum: crc32 NSRBwg==\r\n\r\n", seed=0x0b0c)
+http("trailer_checksum_too_long", CHUNKED_PATCH + b"Upload-Checksum: sha256 " + b"A" * 200 +
+     b"\r\n\r\n", seed=0x3001)
+http("trailer_other_name", CHUNKED_PATCH + b"X-T: a\r\nUpload-Checksums: b\r\n\r\n",
+     seed=0x0707, capture=2)
+http("trailer_capture_content_length", b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\n"
+     b"Upload-Checksum: crc32c Nks/tw==\r\nContent-Length: 3\r\n\r\nabc"
+     b"PATCH /files/" + ID + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+     b"Upload-Checksum: crc32c Nks/tw==\r\n\r\n", seed=0x0e0f)
 
 # tus_headers: header values, one per file.
 for name, value in [
