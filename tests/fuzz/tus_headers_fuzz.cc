@@ -18,6 +18,8 @@
 // client would send for it is usable and matches, one with a bit flipped does not; a Trailer
 // list with Upload-Checksum added anywhere, in any case and whitespace, names it; the Repr-Digest
 // of a CRC parses back to it.
+#include <openssl/evp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,8 +28,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "engine/base/check.h"
 #include "engine/base/digest.h"
@@ -441,8 +441,7 @@ void check_digest_round_trip(std::string_view body) {
     RINGEST_CHECK(alone == among_all);
     RINGEST_CHECK(alone.size == o.bytes);
     std::string want = reference_digest(o.algorithm, body);
-    RINGEST_CHECK(std::string_view(reinterpret_cast<const char*>(alone.bytes), alone.size) ==
-                  want);
+    RINGEST_CHECK(std::string_view(reinterpret_cast<const char*>(alone.bytes), alone.size) == want);
 
     // The value a client sends for these bytes is usable and matches; one with a bit flipped
     // (a wrong digest) is usable and does not match: 460, not 400.
