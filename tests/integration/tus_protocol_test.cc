@@ -52,7 +52,9 @@ TEST_F(TusProtocol, OptionsAdvertisesVersionExtensionsAndMaxSize) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 204);
   EXPECT_EQ(r->header("tus-version"), "1.0.0");
-  EXPECT_EQ(r->header("tus-extension"), "creation,creation-with-upload,creation-defer-length,termination");
+  EXPECT_EQ(r->header("tus-extension"),
+            "creation,creation-with-upload,creation-defer-length,termination,checksum,"
+            "checksum-trailer");
   EXPECT_EQ(r->header("tus-max-size"), "1048576");
 }
 
