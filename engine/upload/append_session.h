@@ -66,7 +66,8 @@ enum class AppendOutcome : uint8_t {
   kTimedOut,   // slower than the minimum body rate
   kMalformed,  // the body's framing was broken
   kOverrun,    // more bytes than the length allows
-  // A request with a checksum (nothing of it was committed):
+  // A request with a checksum; nothing of it was committed at its end (an unannounced trailer
+  // came after checkpoints may already have committed a part: that part stays):
   kChecksumMismatch,  // the bytes' digest is not the one the client sent
   kChecksumInvalid,   // a trailer checksum missing though announced, malformed, or unexpected
 };

@@ -35,11 +35,23 @@ const char* unsupported_extension_error(const RequestHead& head, bool /*creation
   return nullptr;
 }
 
+// True when `Trailer` names Upload-Checksum. Trailer is a list: it may come on several field
+// lines, which together make one list (RFC 9110 5.3).
+bool announces_checksum_trailer(const RequestHead& head) {
+  for (uint32_t i = 0; i < head.header_count; ++i) {
+    if (http::equals_ignore_case(head.headers[i].name, "Trailer") &&
+        trailer_lists(head.headers[i].value, "Upload-Checksum")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The checksum a request with a body carries (checksum, checksum-trailer): in Upload-Checksum,
 // or announced in `Trailer` for a chunked body. Returns the 400 message, or nullptr; every
 // problem is found before a body byte is read.
 const char* checksum_of(const RequestHead& head, ChecksumSpec* spec) {
-  bool in_trailer = head.chunked && trailer_lists(head.get("Trailer"), "Upload-Checksum");
+  bool in_trailer = head.chunked && announces_checksum_trailer(head);
   if (!head.has("Upload-Checksum")) {
     spec->in_trailer = in_trailer;
     return nullptr;
@@ -514,7 +526,7 @@ void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
     case AppendOutcome::kChecksumInvalid:
       return error(ctx, 400,
                    "Upload-Checksum trailer missing, malformed, unsupported or not announced in "
-                   "Trailer: nothing of this request was kept",
+                   "Trailer: no byte of this request past Upload-Offset counts",
                    &view);
     case AppendOutcome::kFinalUpload:
       return error(ctx, 403, "a final upload cannot be patched: its bytes are its parts'");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The long crash campaign: SIGKILL ringestd at random moments while 8 clients upload and
-# resume, for --rounds N rounds (default 100; the test suite runs 20). Needs a build
+# The long crash campaigns: SIGKILL ringestd at random moments while 8 clients upload and
+# resume (and while 6 send checksummed PATCHes), for --rounds N rounds (default 100; the test
+# suite runs 20). Needs a build
 # (tools/build.sh release). Loopback only; stops by itself.
 # Usage: tests/fault/campaign.sh [--rounds N] [--build DIR]
 set -euo pipefail
@@ -14,4 +15,4 @@ while [ $# -gt 0 ]; do
   esac
 done
 RINGEST_CAMPAIGN_ROUNDS=$rounds "$build/bin/ringest_fault_tests" \
-  --gtest_filter='CrashCampaign.*:PowerLoss.*:VanishingClients.*'
+  --gtest_filter='CrashCampaign.*:ChecksumCrashCampaign.*:PowerLoss.*:VanishingClients.*'

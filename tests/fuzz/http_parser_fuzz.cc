@@ -10,14 +10,26 @@
 //    Content-Length (which excludes chunked) the body never passes it, and a complete message
 //    has exactly that many bytes;
 //  - every error maps to a status a client can be sent, and errors stick until reset();
-//  - the parser makes progress, and init(), feed() and reset() never allocate.
+//  - the parser makes progress, and init(), feed(), reset() and capture_trailer() never
+//    allocate;
+//  - trailer capture (the connection keeps one named trailer field, tus Upload-Checksum): asked
+//    for after each head, a message ends with nothing captured unless it was chunked and a
+//    name was asked for; a captured value is at most kTrailerCaptureBytes, has no whitespace at
+//    either end and no control character, and is a copy of bytes sent after the head (with
+//    obs-fold line breaks taken out).
+// And the input once more as the makings of a chunked request whose trailer fields are known
+// (check_capture): the capture is exactly what the field sent, kNone without it, kInvalid when
+// it came twice or too long; the next message starts with nothing captured.
 //
-// Input: 6 control bytes, then the stream.
+// Input: 7 control bytes, then the stream.
 //   [0] max_head_bytes = kHeadLimits[b % 8]    [1] max_headers = b % 24
 //   [2] max_target_bytes = kTargetLimits[b % 6]
 //   [3] body sink: b % 4 == 0 none (every body byte is refused), 1 refuses a span that would
 //       pass (b / 4) * 8 bytes, otherwise accepts everything
 //   [4] [5] seed of the cut points and of whether to reset() and go on after an error
+//   [6] trailer to capture after each head: kCaptureNames[b % 3] (empty: none)
+#include <fuzzer/FuzzedDataProvider.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,7 +48,9 @@ namespace {
 using Event = HttpParser::Event;
 using fuzz::AllocationFreeScope;
 
-constexpr size_t kControlBytes = 6;
+constexpr size_t kControlBytes = 7;
+constexpr std::string_view kCaptureNames[] = {"", "Upload-Checksum", "X-T"};
+constexpr size_t kCapture = HttpParser::kTrailerCaptureBytes;
 constexpr uint32_t kHeadLimits[] = {24, 64, 128, 256, 512, 1024, 4096, 16384};
 constexpr uint32_t kTargetLimits[] = {1, 8, 32, 128, 1024, 8192};
 
@@ -158,6 +172,187 @@ size_t choose_piece(fuzz::Choices& choices, size_t remaining) {
   return piece < remaining ? piece : remaining;
 }
 
+// The bytes with obs-fold line breaks (CRLF, or a bare LF, before SP or HTAB) taken out: what a
+// field value spread over folded lines amounts to.
+std::string unfolded(std::string_view bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto fold_at = [&](size_t j) {
+      return j < bytes.size() && (bytes[j] == ' ' || bytes[j] == '\t');
+    };
+    if (bytes[i] == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n' && fold_at(i + 2)) {
+      ++i;
+      continue;
+    }
+    if (bytes[i] == '\n' && fold_at(i + 1)) continue;
+    out.push_back(bytes[i]);
+  }
+  return out;
+}
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+// A message is over: what its trailer capture may hold, from the bytes sent after its head.
+void check_captured(const HttpParser& parser, std::string_view name, bool chunked,
+                    std::string_view sent) {
+  HttpParser::Captured captured = parser.trailer_captured();
+  if (name.empty() || !chunked) {
+    RINGEST_CHECK(captured == HttpParser::Captured::kNone);
+    return;
+  }
+  if (captured != HttpParser::Captured::kValue) return;
+  std::string_view value = parser.captured_trailer();
+  RINGEST_CHECK(value.size() <= kCapture);
+  RINGEST_CHECK(value.empty() || (!is_ows(value.front()) && !is_ows(value.back())));
+  for (char c : value) {
+    auto b = static_cast<uint8_t>(c);
+    RINGEST_CHECK(b == '\t' || (b >= 0x20 && b != 0x7f));
+  }
+  RINGEST_CHECK(unfolded(sent).find(value) != std::string::npos);
+}
+
+class AcceptingSink final : public BodySink {
+ public:
+  bool on_body(const char*, size_t) override { return true; }
+};
+
+// The input as the makings of a chunked request whose trailer fields are known: names near
+// Upload-Checksum (its case varied, one letter short or long, other fields), values of
+// fuzzer-chosen bytes with whitespace around them and obs-folds inside, sometimes with bytes a
+// field value may not hold. Fed in fuzzer-chosen pieces after capture_trailer(), with a second
+// request pipelined behind it. Where every byte is allowed the message must complete, and the
+// capture must be: kNone without the field, kInvalid when it came twice or when its value
+// (leading whitespace dropped) passes kTrailerCaptureBytes, else exactly the value: folds
+// taken out, whitespace at both ends dropped.
+void check_capture(const uint8_t* data, size_t size) {
+  static constexpr std::string_view kNames[] = {
+      "Upload-Checksum",   "upload-checksum",  "UPLOAD-CHECKSUM",
+      "uPLOAD-cHECKSUm",   "Upload-Checksu",   "Upload-Checksums",
+      "X-Upload-Checksum", "Upload-Checksum-", "X-T"};
+  constexpr std::string_view kWhitespace[] = {"", " ", "\t", "  ", " \t "};
+  FuzzedDataProvider in(data, size);
+  const bool ask = in.ConsumeIntegralInRange<int>(0, 7) != 0;
+  std::string text =
+      "PATCH /files/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+      "Trailer: Upload-Checksum\r\n\r\n";
+  for (int chunks = in.ConsumeIntegralInRange<int>(0, 3); chunks > 0; --chunks) {
+    size_t n = in.ConsumeIntegralInRange<size_t>(1, 40);
+    char line[16];
+    std::snprintf(line, sizeof line, "%zx\r\n", n);
+    text += line + std::string(n, 'b') + "\r\n";
+  }
+  text += "0\r\n";
+  int matches = 0;
+  std::string raw;  // the matching field's value as llhttp hands it over: folds taken out
+  bool any_bad = false;
+  for (int fields = in.ConsumeIntegralInRange<int>(0, 5); fields > 0; --fields) {
+    std::string_view name = kNames[in.ConsumeIntegralInRange<size_t>(0, std::size(kNames) - 1)];
+    bool keep_bad = in.ConsumeIntegralInRange<int>(0, 15) == 0;
+    std::string line = std::string(name) + ":";
+    std::string value;
+    std::string lead(kWhitespace[in.ConsumeIntegralInRange<size_t>(0, std::size(kWhitespace) - 1)]);
+    line += lead;
+    value += lead;
+    for (int part = in.ConsumeIntegralInRange<int>(1, 3), i = 0; i < part; ++i) {
+      if (i > 0) {  // obs-fold: the line break goes, the whitespace after it stays
+        std::string fold(
+            kWhitespace[in.ConsumeIntegralInRange<size_t>(1, std::size(kWhitespace) - 1)]);
+        line += "\r\n" + fold;
+        value += fold;
+      }
+      std::string bytes = in.ConsumeRandomLengthString(kCapture + 16);
+      for (char& c : bytes) {
+        auto b = static_cast<uint8_t>(c);
+        bool bad = (b < 0x20 && b != '\t') || b == 0x7f;
+        if (bad && !keep_bad) c = 'x';
+        any_bad |= bad && keep_bad;
+      }
+      line += bytes;
+      value += bytes;
+    }
+    std::string trail(
+        kWhitespace[in.ConsumeIntegralInRange<size_t>(0, std::size(kWhitespace) - 1)]);
+    line += trail + "\r\n";
+    value += trail;
+    text += line;
+    if (equals_ignore_case(name, "Upload-Checksum")) {
+      ++matches;
+      raw = value;
+    }
+  }
+  text += "\r\n";
+  const size_t first_message_bytes = text.size();
+  text += "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n";
+
+  // The expectation.
+  HttpParser::Captured want = HttpParser::Captured::kNone;
+  std::string want_value;
+  if (ask && matches >= 2) want = HttpParser::Captured::kInvalid;
+  if (ask && matches == 1) {
+    size_t begin = raw.find_first_not_of(" \t");
+    std::string_view v =
+        begin == std::string::npos ? std::string_view{} : std::string_view(raw).substr(begin);
+    if (v.size() > kCapture) {
+      want = HttpParser::Captured::kInvalid;
+    } else {
+      while (!v.empty() && is_ows(v.back())) v.remove_suffix(1);
+      want = HttpParser::Captured::kValue;
+      want_value = v;
+    }
+  }
+
+  constexpr uint32_t kArenaBytes = 16384;
+  constexpr uint32_t kMaxHeaders = 32;
+  std::unique_ptr<char[]> arena(new char[kArenaBytes]);
+  std::unique_ptr<Header[]> headers(new Header[kMaxHeaders]);
+  HttpParser parser;
+  AcceptingSink sink;
+  fuzz::Choices choices(in.ConsumeIntegral<uint64_t>());
+  int messages = 0;
+  bool failed = false;
+  {
+    AllocationFreeScope no_allocation;
+    parser.init(arena.get(), kArenaBytes, headers.get(), kMaxHeaders, 64);
+    for (size_t pos = 0; pos < text.size() && !failed;) {
+      size_t piece = choose_piece(choices, text.size() - pos);
+      size_t off = 0;
+      bool empty_feed_due = false;
+      while ((off < piece || empty_feed_due) && !failed) {
+        HttpParser::Step step = parser.feed(text.data() + pos + off, piece - off, &sink);
+        off += step.consumed;
+        empty_feed_due = false;
+        if (step.event == Event::kHeadComplete) {
+          // What the tus handler does for a chunked PATCH; the pipelined GET asks for nothing
+          // and must find nothing.
+          if (messages == 0 && ask) parser.capture_trailer("Upload-Checksum");
+          RINGEST_CHECK(parser.trailer_captured() == HttpParser::Captured::kNone);
+          empty_feed_due = true;
+        } else if (step.event == Event::kMessageComplete) {
+          ++messages;
+          if (messages == 1 && !any_bad) {
+            RINGEST_CHECK(pos + off == first_message_bytes);
+            RINGEST_CHECK(parser.trailer_captured() == want);
+            if (want == HttpParser::Captured::kValue) {
+              RINGEST_CHECK(parser.captured_trailer() == want_value);
+            }
+          } else if (messages == 1) {  // a CR or LF in a value may end fields, or the message
+            RINGEST_CHECK(parser.captured_trailer().size() <= kCapture);
+          } else {  // asked for nothing: whatever came before, nothing captured
+            RINGEST_CHECK(parser.trailer_captured() == HttpParser::Captured::kNone);
+          }
+        } else if (step.event == Event::kError) {
+          failed = true;
+        } else {
+          break;  // kNeedMore: everything given was used
+        }
+      }
+      pos += piece;
+    }
+  }
+  // Only bytes a field value may not hold make the request fail.
+  RINGEST_CHECK(any_bad || (!failed && messages == 2));
+}
+
 }  // namespace
 }  // namespace ringest::http
 
@@ -176,6 +371,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckingSink sink;
   BodySink* sink_for_feed = data[3] % 4 == 0 ? nullptr : &sink;
   if (data[3] % 4 == 1) sink.refuse_over_ = (data[3] / 4) * 8;
+  const std::string_view capture_name = kCaptureNames[data[6] % 3];
   data += kControlBytes;
   size -= kControlBytes;
 
@@ -191,6 +387,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   uint64_t head_bytes = 0;  // bytes of the current head consumed so far
   HeadSnapshot snapshot;
+  bool chunked = false;         // the current message's body is chunked
+  std::string sent_after_head;  // the current message's bytes after its head
   bool stopped = false;
   for (size_t pos = 0; pos < size && !stopped;) {
     size_t piece = choose_piece(choices, size - pos);
@@ -212,6 +410,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         step = parser.feed(p, n, sink_for_feed);
       }
       RINGEST_CHECK(step.consumed <= n);
+      if (!was_in_head) sent_after_head.append(p, step.consumed);
       off += step.consumed;
       empty_feed_due = false;
       idle_feeds = step.consumed == 0 ? idle_feeds + 1 : 0;
@@ -234,12 +433,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const RequestHead& head = parser.head();
           snapshot = check_head(head, arena.get(), max_head_bytes, max_headers, max_target_bytes);
           sink.begin_message(head.has_content_length, head.content_length);
+          chunked = head.chunked;
+          sent_after_head.clear();
+          RINGEST_CHECK(parser.trailer_captured() == HttpParser::Captured::kNone);
+          if (!capture_name.empty()) {
+            AllocationFreeScope no_allocation;
+            parser.capture_trailer(capture_name);
+          }
           empty_feed_due = true;
           break;
         }
         case Event::kMessageComplete:
           RINGEST_CHECK(!was_in_head && parser.between_messages());
           if (sink.has_bound_) RINGEST_CHECK(sink.message_body_bytes_ == sink.bound_);
+          check_captured(parser, capture_name, chunked, sent_after_head);
           head_bytes = 0;
           break;
         case Event::kError: {
@@ -275,5 +482,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (step.event == Event::kNeedMore) break;  // everything given was used
     }
   }
+  check_capture(data, size);
   return 0;
 }

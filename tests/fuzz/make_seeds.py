@@ -2,10 +2,10 @@
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
 
 The seeds are committed; run this again only to change them (it rewrites the same files).
-http_parser seeds are the target's 6 control bytes (see http_parser_fuzz.cc) followed by real
+http_parser seeds are the target's 7 control bytes (see http_parser_fuzz.cc) followed by real
 request bytes; tus_headers seeds are header values; upload_record seeds are a mode byte and a
-record file in the layout of docs/storage-format.md (versions 1 and 2, and header version 3:
-partial and final uploads).
+record file in the layout of docs/storage-format.md (header versions 1 and 2, and header version
+3: partial and final uploads; slots up to version 3).
 """
 import os
 import struct
@@ -21,9 +21,10 @@ def write(target, name, data):
 
 
 # http_parser: control bytes = head limit index (0-7), max headers, target limit index (0-5),
-# sink mode, two bytes of cut-point seed.
-def http(name, request, head=7, headers=16, target=5, sink=2, seed=0x0101):
-    control = bytes([head, headers, target, sink, seed & 0xFF, seed >> 8])
+# sink mode, two bytes of cut-point seed, the trailer to capture (0 none, 1 Upload-Checksum,
+# 2 X-T).
+def http(name, request, head=7, headers=16, target=5, sink=2, seed=0x0101, capture=1):
+    control = bytes([head, headers, target, sink, seed & 0xFF, seed >> 8, capture])
     write("http_parser", name, control + request)
 
 
@@ -59,6 +60,28 @@ http("trailers", b"PATCH /files/" + ID + b" HTTP/1.1\r\nTransfer-Encoding: chunk
      b"3\r\nabc\r\n0\r\nUpload-Offset: 9\r\nX-T: y\r\n\r\n", headers=1, seed=0x0302)
 http("upgrade", b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
      b"GET / HTTP/1.1\r\n\r\n")
+# Trailer capture (tus checksum-trailer): the field once, in another case, with whitespace and
+# an obs-fold, twice, too long, and a Content-Length request that has no trailers to capture.
+CHUNKED_PATCH = (b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\nTus-Resumable: 1.0.0\r\n"
+                 b"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                 b"Transfer-Encoding: chunked\r\nTrailer: Upload-Checksum\r\n\r\n"
+                 b"3\r\nabc\r\n0\r\n")
+http("trailer_checksum", CHUNKED_PATCH + b"Upload-Checksum: crc32c Nks/tw==\r\n\r\n",
+     seed=0x0405)
+http("trailer_checksum_case_ows", CHUNKED_PATCH + b"X-T: 1\r\nupload-CHECKSUM: \t sha1 "
+     b"qZk+NkcGgWq6PiVxeFDCbJzQ2J0= \t\r\n\r\n", seed=0x1703)
+http("trailer_checksum_folded", CHUNKED_PATCH + b"Upload-Checksum: md5\r\n "
+     b"kAFQmDzST7DWlj99KOF/cg==\r\n\r\n", seed=0x2211)
+http("trailer_checksum_twice", CHUNKED_PATCH + b"Upload-Checksum: crc32 NSRBwg==\r\n"
+     b"Upload-Checksum: crc32 NSRBwg==\r\n\r\n", seed=0x0b0c)
+http("trailer_checksum_too_long", CHUNKED_PATCH + b"Upload-Checksum: sha256 " + b"A" * 200 +
+     b"\r\n\r\n", seed=0x3001)
+http("trailer_other_name", CHUNKED_PATCH + b"X-T: a\r\nUpload-Checksums: b\r\n\r\n",
+     seed=0x0707, capture=2)
+http("trailer_capture_content_length", b"PATCH /files/" + ID + b" HTTP/1.1\r\nHost: h\r\n"
+     b"Upload-Checksum: crc32c Nks/tw==\r\nContent-Length: 3\r\n\r\nabc"
+     b"PATCH /files/" + ID + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+     b"Upload-Checksum: crc32c Nks/tw==\r\n\r\n", seed=0x0e0f)
 
 # tus_headers: header values, one per file.
 for name, value in [
@@ -70,6 +93,11 @@ for name, value in [
     ("checksum_sha1", b"sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
     ("checksum_sha256", b"sha256 ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="),
     ("checksum_md5", b"md5 kAFQmDzST7DWlj99KOF/cg=="),
+    ("checksum_crc32", b"crc32 NSRBwg=="),
+    ("checksum_crc32c", b"crc32c Nks/tw=="),
+    ("checksum_crc32c_wrong_size", b"crc32c Nks/tw8="),
+    ("checksum_unknown_algorithm", b"sha512 qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
+    ("trailer_list", b"X-Sig , upload-checksum,\tServer-Timing"),
     ("concat_partial", b"partial"),
     ("concat_final", b"final;/files/a https://example.com/files/b"),
 ]:
@@ -91,11 +119,14 @@ def crc32c(data, crc=0):
 UNKNOWN = 0xFFFFFFFFFFFFFFFF
 
 
-def slot(version, sequence, offset, length, flags, updated_ms, expires_ms=0):
+def slot(version, sequence, offset, length, flags, updated_ms, expires_ms=0, content_crc=0):
+    """Version 3 carries content_crc (the CRC-32C of the committed bytes) with flag bit 2."""
     body = struct.pack("<IHHQQQIIQ", 0x4C534752, version, 0, sequence, offset, length, flags, 0,
                        updated_ms)
-    if version == 2:
+    if version >= 2:
         body += struct.pack("<Q", expires_ms)
+    if version == 3:
+        body += struct.pack("<I", content_crc)
     body += bytes(508 - len(body))
     return body + struct.pack("<I", crc32c(body))
 
@@ -109,7 +140,7 @@ def block(pairs):
 
 def record(version, upload_id, created_ms, length, metadata, slots, protocol=1, flags=0,
            parts=None):
-    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms]).
+    """slots: (slot version, sequence, offset, length, flags, updated_ms[, expires_ms[, crc]]).
     parts: a final's (id, length) list (header version 3, flag bit 2)."""
     byte6, byte7 = (protocol, flags) if version >= 2 else (0, 0)
     fixed = struct.pack("<IHBB32sQQII", 0x44484752, version, byte6, byte7, upload_id, created_ms,
@@ -162,15 +193,38 @@ write_record("v2_deferred_declared", record(2, ID, 1700000000123, UNKNOWN, META_
 write_record("v2_binary_metadata", record(2, OTHER, 1, 7, block([(b"k", bytes(range(256))),
                                                                   (b"e", b""), (b"\xff,", b"x")]),
                                           [(2, 1, 7, 7, 1, 2)], protocol=0))
-# Meant to be resealed (mode 7): an unknown protocol, a reserved header flag and a slot with a
-# reserved flag bit, so that the checks behind the CRCs are reached from the first run.
+# Meant to be resealed (mode 7): an unknown protocol, a reserved header flag and a version 2
+# slot with the content-CRC flag (which only version 3 has), so that the checks behind the CRCs
+# are reached from the first run.
 bad = bytearray(record(2, ID, 1700000000123, 1000, META_V2,
                        [(2, 1, 0, 1000, 0, 1700000000123), (2, 2, 10, 1000, 4, 1700000000200)],
                        protocol=7, flags=2))
 write_record("v2_resealed_bad_fields", bytes(bad), mode=7)
+# Version 3 slots (what ringestd writes since the whole-file CRC-32C): with the content CRC
+# (of 1000 bytes 'a' in the live slot, 600 in the older), and without (spliced bytes leave it
+# unknown); a v2 slot with a v3 slot after it; and one to reseal with a reserved flag bit and a
+# CRC without its flag.
+CRC_A1000 = crc32c(b"a" * 1000)
+CRC_A600 = crc32c(b"a" * 600)
+write_record("v3_content_crc", record(2, ID, 1700000000123, 1000, META_V2,
+                                      [(3, 6, 600, 1000, 4, 1700000000200, 0, CRC_A600),
+                                       (3, 7, 1000, 1000, 5, 1700000000300, 0, CRC_A1000)]))
+write_record("v3_no_content_crc", record(2, OTHER, 1700000000123, UNKNOWN, b"",
+                                         [(3, 1, 0, UNKNOWN, 4, 1700000000123, 0, 0),
+                                          (3, 2, 65536, UNKNOWN, 0, 1700000000200)],
+                                         protocol=1, flags=1))
+write_record("v2_then_v3_slot", record(2, ID, 1700000000123, 1000, META_V2,
+                                       [(2, 8, 500, 1000, 0, 1700000000200),
+                                        (3, 9, 1000, 1000, 7, 1700000000300, 1800000000000,
+                                         CRC_A1000)]))
+write_record("v3_resealed_bad_fields", record(2, ID, 1700000000123, 1000, META_V2,
+                                              [(3, 3, 10, 1000, 8, 1700000000200, 0, 0),
+                                               (3, 4, 20, 1000, 0, 1700000000300, 0, 12345)]),
+             mode=7)
 # The same records resealed (mode 7): a mutation of any header or slot field then reaches the
 # checks behind the CRCs. The first 512 bytes double as a slot seed.
-for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata"]:
+for name in ["v1_two_slots", "v2_two_slots_expiry", "v2_deferred_declared", "v2_binary_metadata",
+             "v3_content_crc", "v2_then_v3_slot"]:
     with open(os.path.join(HERE, "corpus", "upload_record", name), "rb") as f:
         write_record(name + "_resealed", f.read()[1:], mode=7)
 # Header version 3: a partial (deferred, then declared), and finals: two parts and a part listed

@@ -1,12 +1,25 @@
 // Fuzzes the tus header parsers (http/tus/tus_headers.*) with the input as a header value:
 // parse_offset (Upload-Offset and Upload-Length), valid_metadata and MetadataDecoder
-// (Upload-Metadata), is_offset_content_type, parse_checksum (Upload-Checksum) and parse_concat
-// (Upload-Concat). Each is compared with a reference written here from the header comments, in
-// the plainest way (std::string, a bit accumulator for base64), so the two must agree on
-// every input. Also checked: no crash or UB (ASan, UBSan), views point into the value or the
-// caller's buffer, a decoder that is told its buffer is too small writes nothing and can be
-// resumed, an accepted checksum re-encodes to exactly the text it came from, and none of the
-// parsers allocates.
+// (Upload-Metadata), is_offset_content_type, parse_checksum (Upload-Checksum), parse_concat
+// (Upload-Concat) and trailer_lists (Trailer). Each is compared with a reference written here
+// from the header comments, in the plainest way (std::string, a bit accumulator for base64), so
+// the two must agree on every input. Also checked: no crash or UB (ASan, UBSan), views point
+// into the value or the caller's buffer, a decoder that is told its buffer is too small writes
+// nothing and can be resumed, an accepted checksum re-encodes to exactly the text it came from,
+// and none of the parsers allocates.
+//
+// Upload-Checksum also goes the whole way the tus handler takes it (tus_handler.cc,
+// checksum_of() and on_trailer()): parse_checksum, digest_algorithm, the digest-size check,
+// then a DigestValue compared with a Digester's. A value is usable exactly when the reference
+// says so (one of the five offered algorithms, canonical base64 of its digest size); the names
+// digest_algorithm() takes are those Tus-Checksum-Algorithm lists. And from the input as a
+// body: every algorithm's Digester (fed in fuzzer-chosen pieces, alone or with all five as for a
+// trailer) matches a reference (bitwise CRCs, libcrypto's EVP for the others); the value a
+// client would send for it is usable and matches, one with a bit flipped does not; a Trailer
+// list with Upload-Checksum added anywhere, in any case and whitespace, names it; the Repr-Digest
+// of a CRC parses back to it.
+#include <openssl/evp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +30,7 @@
 #include <vector>
 
 #include "engine/base/check.h"
+#include "engine/base/digest.h"
 #include "http/tus/tus_headers.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -212,10 +226,11 @@ void check_checksum(std::string_view value) {
     bool canonical = false;
     std::optional<std::string> decoded =
         reference_base64_decode(value.substr(space + 1), &canonical);
-    size_t want = algorithm == "md5"      ? 16
-                  : algorithm == "sha1"   ? 20
-                  : algorithm == "sha256" ? 32
-                                          : 0;
+    size_t want = algorithm == "md5"                              ? 16
+                  : algorithm == "sha1"                           ? 20
+                  : algorithm == "sha256"                         ? 32
+                  : algorithm == "crc32" || algorithm == "crc32c" ? 4
+                                                                  : 0;
     expected = !algorithm.empty() && algorithm.size() <= kMaxChecksumAlgorithmBytes &&
                algorithm.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") ==
                    std::string_view::npos &&
@@ -269,6 +284,234 @@ void check_concat(std::string_view value) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Upload-Checksum the whole way, and Trailer.
+
+struct Offered {
+  std::string_view name;
+  size_t bytes;
+  DigestAlgorithm algorithm;
+};
+constexpr Offered kOffered[] = {{"sha1", 20, DigestAlgorithm::kSha1},
+                                {"sha256", 32, DigestAlgorithm::kSha256},
+                                {"md5", 16, DigestAlgorithm::kMd5},
+                                {"crc32", 4, DigestAlgorithm::kCrc32},
+                                {"crc32c", 4, DigestAlgorithm::kCrc32c}};
+
+// What tus_handler.cc does with an Upload-Checksum value, in a header (checksum_of) or a
+// trailer (on_trailer): parse it, look the algorithm up, check the digest's size, keep the
+// digest to compare with the body's. nullopt: the request is refused with 400.
+struct Usable {
+  DigestAlgorithm algorithm;
+  DigestValue expected;
+};
+std::optional<Usable> server_checksum(std::string_view value) {
+  std::optional<Checksum> parsed = parse_checksum(value);
+  if (!parsed) return std::nullopt;
+  std::optional<DigestAlgorithm> algorithm = digest_algorithm(parsed->algorithm);
+  if (!algorithm || parsed->digest_bytes != digest_bytes(*algorithm)) return std::nullopt;
+  Usable out{*algorithm, {}};
+  RINGEST_CHECK(parsed->digest_bytes <= sizeof out.expected.bytes);
+  std::memcpy(out.expected.bytes, parsed->digest, parsed->digest_bytes);
+  out.expected.size = parsed->digest_bytes;
+  return out;
+}
+
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool reference_equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_commas(std::string_view v) {
+  std::vector<std::string_view> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = v.find(',', start);
+    items.push_back(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start));
+    if (comma == std::string_view::npos) return items;
+    start = comma + 1;
+  }
+}
+
+// Trailer: a comma-separated list of field names, each with optional whitespace around it.
+bool reference_trailer_lists(std::string_view value, std::string_view name) {
+  for (std::string_view item : split_commas(value)) {
+    if (reference_equals_ignore_case(reference_trim(item), name)) return true;
+  }
+  return false;
+}
+
+void check_checksum_path(std::string_view value) {
+  std::optional<Usable> usable;
+  {
+    AllocationFreeScope no_allocation;
+    usable = server_checksum(value);
+  }
+  // The reference: `<offered name> SP <canonical base64 of exactly that digest's size>`.
+  std::optional<Offered> want;
+  std::string digest;
+  size_t space = value.find(' ');
+  if (space != std::string_view::npos) {
+    bool canonical = false;
+    std::optional<std::string> decoded =
+        reference_base64_decode(value.substr(space + 1), &canonical);
+    for (const Offered& o : kOffered) {
+      if (value.substr(0, space) == o.name && decoded && canonical && decoded->size() == o.bytes) {
+        want = o;
+        digest = *decoded;
+      }
+    }
+  }
+  RINGEST_CHECK(usable.has_value() == want.has_value());
+  // Tus-Checksum-Algorithm lists exactly the names the handler takes (it sends that list).
+  std::optional<Checksum> parsed = parse_checksum(value);
+  if (parsed) {
+    bool listed;
+    {
+      AllocationFreeScope no_allocation;
+      listed = trailer_lists(kDigestAlgorithmList, parsed->algorithm);
+    }
+    RINGEST_CHECK(listed == digest_algorithm(parsed->algorithm).has_value());
+  }
+  if (!usable) return;
+  RINGEST_CHECK(usable->algorithm == want->algorithm);
+  RINGEST_CHECK(digest_bytes(usable->algorithm) == want->bytes);
+  RINGEST_CHECK(digest_name(usable->algorithm) == want->name);
+  RINGEST_CHECK(usable->expected.size == digest.size());
+  RINGEST_CHECK(std::memcmp(usable->expected.bytes, digest.data(), digest.size()) == 0);
+}
+
+uint32_t reference_crc(std::string_view data, uint32_t reflected_polynomial) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ reflected_polynomial : c >> 1;
+  }
+  return ~c;
+}
+
+std::string big_endian(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+// The digest of `data` as tus sends it, from libcrypto's EVP interface (not the low-level calls
+// the Digester makes) and bitwise CRCs.
+std::string reference_digest(DigestAlgorithm algorithm, std::string_view data) {
+  if (algorithm == DigestAlgorithm::kCrc32) return big_endian(reference_crc(data, 0xEDB88320u));
+  if (algorithm == DigestAlgorithm::kCrc32c) return big_endian(reference_crc(data, 0x82F63B78u));
+  const EVP_MD* md = algorithm == DigestAlgorithm::kSha1     ? EVP_sha1()
+                     : algorithm == DigestAlgorithm::kSha256 ? EVP_sha256()
+                                                             : EVP_md5();
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  RINGEST_CHECK(EVP_Digest(data.data(), data.size(), out, &n, md, nullptr) == 1);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+// The input as a request body: what the writer hashes and what the handler compares.
+void check_digest_round_trip(std::string_view body) {
+  fuzz::Choices choices(body.size() * 0x100000001B3ull + (body.empty() ? 0 : body[0]));
+  for (const Offered& o : kOffered) {
+    DigestValue alone;
+    DigestValue among_all;
+    {
+      AllocationFreeScope no_allocation;
+      Digester one;  // a header checksum: one algorithm
+      one.begin(o.algorithm);
+      Digester all;  // a trailer checksum: every algorithm, one named at the end
+      all.begin_set(Digester::kAll);
+      for (size_t at = 0; at < body.size();) {
+        size_t n = 1 + choices.below(body.size() - at < 64 ? body.size() - at : 64);
+        if (choices.below(4) == 0) n = body.size() - at;
+        one.update(body.data() + at, n);
+        all.update(body.data() + at, n);
+        at += n;
+      }
+      RINGEST_CHECK(one.active() && all.has(o.algorithm));
+      alone = one.finish(o.algorithm);
+      among_all = all.finish(o.algorithm);
+      RINGEST_CHECK(!one.active() && !all.active());
+    }
+    RINGEST_CHECK(alone == among_all);
+    RINGEST_CHECK(alone.size == o.bytes);
+    std::string want = reference_digest(o.algorithm, body);
+    RINGEST_CHECK(std::string_view(reinterpret_cast<const char*>(alone.bytes), alone.size) == want);
+
+    // The value a client sends for these bytes is usable and matches; one with a bit flipped
+    // (a wrong digest) is usable and does not match: 460, not 400.
+    std::string value = std::string(o.name) + " " + reference_base64_encode(want);
+    std::optional<Usable> usable = server_checksum(value);
+    RINGEST_CHECK(usable && usable->algorithm == o.algorithm && usable->expected == alone);
+    std::string flipped = want;
+    flipped[choices.below(flipped.size())] ^= static_cast<char>(1u << choices.below(8));
+    usable = server_checksum(std::string(o.name) + " " + reference_base64_encode(flipped));
+    RINGEST_CHECK(usable && usable->algorithm == o.algorithm && !(usable->expected == alone));
+  }
+  // A Digester asked for an algorithm it did not begin gives a digest no client can send.
+  Digester crc_only;
+  crc_only.begin(DigestAlgorithm::kCrc32c);
+  crc_only.update(body.data(), body.size());
+  RINGEST_CHECK(crc_only.finish(DigestAlgorithm::kSha1).size == 0);
+
+  // Repr-Digest of a CRC-32C taken from the input: `crc32c=:<base64>:`, which parses back.
+  uint32_t crc = 0;
+  for (size_t i = 0; i < 4 && i < body.size(); ++i) crc |= uint32_t{uint8_t(body[i])} << (8 * i);
+  char repr[kReprDigestChars];
+  {
+    AllocationFreeScope no_allocation;
+    format_repr_digest(crc, repr);
+  }
+  std::string_view text(repr, sizeof repr);
+  std::string middle = reference_base64_encode(big_endian(crc));
+  RINGEST_CHECK(text == "crc32c=:" + middle + ":");
+  std::optional<Usable> back = server_checksum("crc32c " + middle);
+  RINGEST_CHECK(back && back->algorithm == DigestAlgorithm::kCrc32c &&
+                std::string_view(reinterpret_cast<const char*>(back->expected.bytes), 4) ==
+                    big_endian(crc));
+}
+
+void check_trailer_lists(std::string_view value) {
+  constexpr std::string_view kName = "Upload-Checksum";
+  bool found;
+  {
+    AllocationFreeScope no_allocation;
+    found = trailer_lists(value, kName);
+  }
+  RINGEST_CHECK(found == reference_trailer_lists(value, kName));
+  // The input's own items, with the name added at an input-chosen place, in an input-chosen
+  // case, with whitespace around it: always found. With every item naming it taken out: never.
+  std::vector<std::string_view> items = split_commas(value);
+  fuzz::Choices choices(value.size() * 31 + (value.empty() ? 7 : value.back()));
+  std::string name(kName);
+  for (char& c : name) {
+    if (choices.below(2)) {
+      c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : ascii_lower(c);
+    }
+  }
+  constexpr std::string_view kSpace[] = {"", " ", "\t", " \t "};
+  std::string added =
+      std::string(kSpace[choices.below(4)]) + name + std::string(kSpace[choices.below(4)]);
+  std::vector<std::string> with(items.begin(), items.end());
+  with.insert(with.begin() + static_cast<long>(choices.below(items.size() + 1)), added);
+  std::vector<std::string> without;
+  for (std::string_view item : items) {
+    if (!reference_equals_ignore_case(reference_trim(item), kName)) without.emplace_back(item);
+  }
+  auto join = [](const std::vector<std::string>& parts) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) out += (i ? "," : "") + parts[i];
+    return out;
+  };
+  RINGEST_CHECK(trailer_lists(join(with), kName));
+  RINGEST_CHECK(!trailer_lists(join(without), kName));
+}
+
 }  // namespace
 }  // namespace ringest::tus
 
@@ -287,6 +530,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_metadata(value);
   check_content_type(value);
   check_checksum(value);
+  check_checksum_path(value);
+  check_digest_round_trip(value);
+  check_trailer_lists(value);
   check_concat(value);
   return 0;
 }

@@ -7,22 +7,25 @@
 //     docs/storage-format.md, with a bitwise CRC-32C and its own base64: the error, the header
 //     fields, the metadata pairs, the state, which slot was used, what the other slot holds and
 //     whether it was the newest write, a final's parts. decode_header() on the header bytes
-//     alone agrees. An accepted record (v1, v2 or v3) re-encodes (as v2, or v3 for a partial or
-//     a final) to one that decodes to the same header, pairs, parts and state, and is refused
-//     under any other expected id.
+//     alone agrees. An accepted record (v1, v2 or v3 header; v1, v2 or v3 slots) re-encodes (a
+//     v2 header, or v3 for a partial or a final, with v3 slots) to one that decodes to the same
+//     header, pairs, parts and state (the content CRC too), and is refused under any other
+//     expected id.
 //  2. As one commit slot (the first 512 bytes): decode_slot() agrees with the reference; a
-//     valid slot re-encodes to one that decodes the same (a v2 slot to the same bytes).
+//     valid slot re-encodes to one that decodes the same: a v3 slot to the same bytes, a v2
+//     slot to the same bytes but the version (3), with no content CRC.
 //  3. As v1 metadata text: MetadataReader and check_metadata() agree with the reference and
 //     with tus::valid_metadata() / tus::MetadataDecoder, which accepted v1 metadata when v1
 //     records were written.
 //  4. As a v2 metadata block: MetadataReader and check_metadata() agree with the reference.
 //  5. As values for a record built with the encoder (FuzzedDataProvider): protocol, deferred
 //     or known length, plain, partial or final (with parts adding up to the length), a live
-//     commit with its flags and expiry, optionally an older commit in the other slot, metadata
-//     pairs through MetadataBlockWriter (which refuses exactly the documented keys): it decodes
-//     to exactly those values; a changed byte (fuzzer-chosen) in the live slot falls back to
-//     the older commit (reported as a fallback) or fails, in the other slot leaves the live one
-//     in charge, in the header, metadata or parts fails; a truncated file fails.
+//     commit with its flags, expiry and content CRC (or none: the CRC unknown, as after a
+//     spliced body), optionally an older commit in the other slot, metadata pairs through
+//     MetadataBlockWriter (which refuses exactly the documented keys): it decodes to exactly
+//     those values; a changed byte (fuzzer-chosen) in the live slot falls back to the older
+//     commit (reported as a fallback) or fails, in the other slot leaves the live one in charge,
+//     in the header, metadata or parts fails; a truncated file fails.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -163,13 +166,15 @@ RecordError reference_metadata_v2(const uint8_t* p, size_t n, Pairs* pairs) {
 
 enum class RefSlot { kValid, kEmpty, kCorrupt };
 
-// "Slot validity" (and "Version 1"): valid, empty (all zero) or corrupt.
+// "Slot validity" (and "Version 1"): valid, empty (all zero) or corrupt. Version 3 is version 2
+// with a content CRC: bytes 56..59 hold it when flag bit 2 is set (else they are zero), zero
+// from 60; a version 2 slot never has that flag.
 RefSlot reference_slot(const uint8_t* s, CommitSlot* out) {
   bool zero = true;
   for (size_t i = 0; i < 512; ++i) zero &= s[i] == 0;
   if (zero) return RefSlot::kEmpty;
   uint64_t version = le(s + 4, 2);
-  if (le(s, 4) != 0x4C534752 || (version != 1 && version != 2)) return RefSlot::kCorrupt;
+  if (le(s, 4) != 0x4C534752 || version < 1 || version > 3) return RefSlot::kCorrupt;
   if (le(s + 508, 4) != reference_crc32c(s, 508)) return RefSlot::kCorrupt;
   CommitSlot c;
   c.sequence = le(s + 8, 8);
@@ -185,10 +190,14 @@ RefSlot reference_slot(const uint8_t* s, CommitSlot* out) {
     c.flags = static_cast<uint32_t>(le(s + 32, 4));
     c.expires_unix_ms = le(s + 48, 8);
     if (le(s + 6, 2) != 0 || le(s + 36, 4) != 0) return RefSlot::kCorrupt;
-    for (size_t i = 56; i < 508; ++i) {
+    size_t zero_from = version == 2 ? 56 : 60;
+    for (size_t i = zero_from; i < 508; ++i) {
       if (s[i] != 0) return RefSlot::kCorrupt;
     }
-    if ((c.flags & ~3u) != 0 || ((c.flags & 1) != 0) != complete) return RefSlot::kCorrupt;
+    uint32_t known = version == 2 ? 3u : 7u;
+    if ((c.flags & ~known) != 0 || ((c.flags & 1) != 0) != complete) return RefSlot::kCorrupt;
+    if (version == 3) c.content_crc32c = static_cast<uint32_t>(le(s + 56, 4));
+    if ((c.flags & 4) == 0 && c.content_crc32c != 0) return RefSlot::kCorrupt;
   }
   *out = c;
   return RefSlot::kValid;
@@ -338,7 +347,8 @@ std::vector<std::pair<std::string, uint64_t>> parts_of(const RecordHeaderView& h
 bool same_slot(const CommitSlot& x, const CommitSlot& y) {
   return x.sequence == y.sequence && x.committed_offset == y.committed_offset &&
          x.upload_length == y.upload_length && x.flags == y.flags &&
-         x.updated_unix_ms == y.updated_unix_ms && x.expires_unix_ms == y.expires_unix_ms;
+         x.updated_unix_ms == y.updated_unix_ms && x.expires_unix_ms == y.expires_unix_ms &&
+         x.content_crc32c == y.content_crc32c;
 }
 
 // The pairs a MetadataReader yields (with enough scratch), and how it stopped.
@@ -506,7 +516,17 @@ void check_slot(uint8_t mode, const uint8_t* data, size_t size) {
   encode_slot(got, again);
   CommitSlot redecoded;
   RINGEST_CHECK(decode_slot(again, &redecoded) && same_slot(redecoded, got));
-  if (le(bytes + 4, 2) == 2) RINGEST_CHECK(std::memcmp(again, bytes, 512) == 0);
+  RINGEST_CHECK(le(again + 4, 2) == kSlotVersion);
+  uint64_t version = le(bytes + 4, 2);
+  if (version == 2 || version == 3) {
+    // The same bytes, but the version and the slot CRC that covers it.
+    uint8_t as_v3[512];
+    std::memcpy(as_v3, bytes, 512);
+    put_le(as_v3 + 4, 3, 2);
+    put_le(as_v3 + 508, reference_crc32c(as_v3, 508), 4);
+    RINGEST_CHECK(std::memcmp(again, as_v3, 512) == 0);
+  }
+  if (version != 3) RINGEST_CHECK((got.flags & kFlagContentCrc) == 0 && got.content_crc32c == 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +620,10 @@ void check_round_trip(const uint8_t* data, size_t size) {
   live.flags = complete_flag(live) | (in.ConsumeBool() ? kFlagFinishDelivered : 0u);
   live.updated_unix_ms = in.ConsumeIntegral<uint64_t>();
   live.expires_unix_ms = in.ConsumeIntegral<uint64_t>();
+  if (in.ConsumeBool()) {  // the CRC of the committed bytes is known (0 is a CRC like any other)
+    live.flags |= kFlagContentCrc;
+    live.content_crc32c = in.ConsumeIntegral<uint32_t>();
+  }
   // (A final has one commit: an older, incomplete one would be final-incomplete after a fall
   // back, which the checks below do not expect.)
   bool with_older = !final && live.sequence >= 2 && in.ConsumeBool();
@@ -615,6 +639,11 @@ void check_round_trip(const uint8_t* data, size_t size) {
   older.flags = complete_flag(older) | (in.ConsumeBool() ? kFlagFinishDelivered : 0u);
   older.updated_unix_ms = in.ConsumeIntegral<uint64_t>();
   older.expires_unix_ms = in.ConsumeIntegral<uint64_t>();
+  older.content_crc32c = 0;
+  if (in.ConsumeBool()) {
+    older.flags |= kFlagContentCrc;
+    older.content_crc32c = in.ConsumeIntegral<uint32_t>();
+  }
   struct Change {
     size_t position;
     uint8_t mask;

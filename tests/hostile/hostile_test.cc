@@ -606,8 +606,10 @@ class Matrix {
     }
     WireOutcome w = run_wire(port_, segments, c);
     for (const WireResponse& r : w.responses) {
+      // A creation names the upload it made: 201, or 460 (and 400 for a bad checksum trailer)
+      // when the body's digest did not count: the upload exists, without those bytes.
       auto location = r.headers.find("location");
-      if (r.status == 201 && location != r.headers.end()) {
+      if ((r.status == 201 || r.status == 460 || r.status == 400) && location != r.headers.end()) {
         remember(id_from_location(location->second));
       }
     }

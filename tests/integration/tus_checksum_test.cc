@@ -355,6 +355,21 @@ TEST_F(TusChecksum, TrailerIsVerifiedLikeTheHeader) {
   EXPECT_EQ(r->header("upload-offset"), std::to_string(data.size()));
 }
 
+// Regression: Trailer was read from its first field line only, so a client that announced the
+// checksum trailer on a second `Trailer:` line got 400 for a right digest. A list field's lines
+// make one list (RFC 9110 5.3).
+TEST_F(TusChecksum, TrailerAnnouncedOnASecondFieldLineCounts) {
+  std::string data = random_bytes(3000, 15);
+  std::string loc = tus_create(port_, data.size());
+  ASSERT_FALSE(loc.empty());
+  std::string right = "Upload-Checksum: sha256 " + sha256_b64(data) + "\r\n";
+  auto r = chunked_patch(loc, 0, "Trailer: X-Request-Timing\r\nTrailer: Upload-Checksum\r\n", data,
+                         right);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  EXPECT_EQ(r->header("upload-offset"), std::to_string(data.size()));
+}
+
 // The whole-file CRC-32C, kept in the record with every commit: HEAD of a complete upload
 // reports it (RFC 9530 Repr-Digest), also after a restart in the middle of the upload.
 TEST_F(TusChecksum, HeadOfACompleteUploadReportsItsWholeFileDigest) {
