@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,25 +33,6 @@ constexpr Vector kVectors[] = {
     {"crc32c", "Nks/tw==", "4oFbXA=="},
 };
 
-// Bitwise CRC-32C: a reference that shares nothing with the server's ISA-L code.
-uint32_t reference_crc32c(std::string_view data) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) {
-    c ^= b;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-  }
-  return ~c;
-}
-
-std::string repr_digest(uint32_t crc) {
-  unsigned char be[4] = {static_cast<unsigned char>(crc >> 24),
-                         static_cast<unsigned char>(crc >> 16),
-                         static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
-  unsigned char out[16];
-  int n = EVP_EncodeBlock(out, be, 4);
-  return "crc32c=:" + std::string(reinterpret_cast<char*>(out), n) + ":";
-}
-
 std::string sha256_b64(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -60,11 +40,6 @@ std::string sha256_b64(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE * 2];
   int chars = EVP_EncodeBlock(out, md, static_cast<int>(n));
   return std::string(reinterpret_cast<char*>(out), chars);
-}
-
-bool splice_mode() {
-  const char* mode = std::getenv("RINGEST_TEST_IO_MODE");
-  return mode != nullptr && std::string_view(mode) == "splice";
 }
 
 class TusChecksum : public ::testing::Test {
@@ -391,11 +366,11 @@ TEST_F(TusChecksum, HeadOfACompleteUploadReportsItsWholeFileDigest) {
   r = head(loc);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->header("upload-offset"), std::to_string(kBytes));
-  if (splice_mode()) {
+  if (test_io_mode_is("splice")) {
     // Spliced bytes never enter memory: the digest is unknown, and not claimed.
     EXPECT_EQ(r->header("repr-digest"), "");
   } else {
-    EXPECT_EQ(r->header("repr-digest"), repr_digest(reference_crc32c(data)));
+    EXPECT_EQ(r->header("repr-digest"), repr_digest_crc32c(bitwise_crc32c(data)));
   }
   // A zero-length upload is complete at once, with the CRC of nothing.
   std::string empty = tus_create(port_, 0);

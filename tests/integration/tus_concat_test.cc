@@ -14,12 +14,10 @@
 // pin behind. A final's whole-file CRC-32C is its parts' combined.
 #include <dirent.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,29 +26,6 @@
 
 namespace ringest::test {
 namespace {
-
-uint32_t bitwise_crc32c(std::string_view data) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char byte : data) {
-    c ^= byte;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-  }
-  return ~c;
-}
-
-std::string repr_digest(uint32_t crc) {
-  unsigned char be[4] = {static_cast<unsigned char>(crc >> 24),
-                         static_cast<unsigned char>(crc >> 16),
-                         static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
-  unsigned char out[16];
-  int n = EVP_EncodeBlock(out, be, 4);
-  return "crc32c=:" + std::string(reinterpret_cast<char*>(out), n) + ":";
-}
-
-bool splice_mode() {
-  const char* mode = std::getenv("RINGEST_TEST_IO_MODE");
-  return mode != nullptr && std::string_view(mode) == "splice";
-}
 
 class TusConcat : public ::testing::Test {
  protected:
@@ -146,10 +121,10 @@ TEST_F(TusConcat, AFinalsDigestIsTheCrcOfTheConcatenation) {
     auto g = request(port_, "GET " + fin + " HTTP/1.1\r\nHost: t\r\n\r\n");
     ASSERT_TRUE(g) << when;
     EXPECT_EQ(g->body, all) << when;
-    if (splice_mode()) {
+    if (test_io_mode_is("splice")) {
       EXPECT_EQ(h->header("repr-digest"), "") << when;
     } else {
-      EXPECT_EQ(h->header("repr-digest"), repr_digest(bitwise_crc32c(all))) << when;
+      EXPECT_EQ(h->header("repr-digest"), repr_digest_crc32c(bitwise_crc32c(all))) << when;
       EXPECT_EQ(g->header("repr-digest"), h->header("repr-digest")) << when;
     }
   };

@@ -353,6 +353,30 @@ void write_file(const std::string& path, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+uint32_t bitwise_crc32c(std::string_view data) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char byte : data) {
+    c ^= byte;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+  }
+  return ~c;
+}
+
+std::string repr_digest_crc32c(uint32_t crc) {
+  unsigned char be[4] = {static_cast<unsigned char>(crc >> 24),
+                         static_cast<unsigned char>(crc >> 16),
+                         static_cast<unsigned char>(crc >> 8), static_cast<unsigned char>(crc)};
+  unsigned char out[16];
+  int n = EVP_EncodeBlock(out, be, 4);
+  return "crc32c=:" + std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n)) + ":";
+}
+
+bool test_io_mode_is(std::string_view mode) {
+  const char* env = std::getenv("RINGEST_TEST_IO_MODE");
+  std::string_view current = env != nullptr && *env != '\0' ? env : "direct";
+  return current == mode;
+}
+
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[32];
   unsigned int len = 0;

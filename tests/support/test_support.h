@@ -147,6 +147,12 @@ std::string read_file(const std::string& path);
 void write_file(const std::string& path, std::string_view bytes);
 
 std::string sha256_hex(std::string_view data);
+// CRC-32C from its bitwise definition (shares nothing with the server's ISA-L code), and the
+// RFC 9530 Repr-Digest value ringestd sends for it: `crc32c=:<base64 of the 4 bytes, BE>:`.
+uint32_t bitwise_crc32c(std::string_view data);
+std::string repr_digest_crc32c(uint32_t crc);
+// The --io-mode the black-box tests run against (RINGEST_TEST_IO_MODE; "direct" when unset).
+bool test_io_mode_is(std::string_view mode);
 std::string sha256_file(const std::string& path);
 // Deterministic pseudo-random bytes (different seed, different content).
 std::string random_bytes(size_t size, uint64_t seed);
