@@ -94,6 +94,48 @@ TEST_F(Loadgen, ServerPidReportsCpuAndPeakRss) {
   EXPECT_TRUE(json_number(r.out, "server_cpu_s_per_gib").has_value()) << r.out;
 }
 
+// --checksum: ringestd checks every request's digest (460 on a mismatch) with its own code,
+// so uploads that pass in every algorithm prove the client's independent digests right, per
+// chunk (the last one short) and for a single creation-with-upload request.
+TEST_F(Loadgen, ChecksummedTusUploadsPassTheServersCheck) {
+  for (const char* algorithm : {"sha1", "sha256", "md5", "crc32", "crc32c"}) {
+    SCOPED_TRACE(algorithm);
+    RunResult r = run_loadgen(url() + " --uploads 2 --bytes 10M --chunk-bytes 4M --json" +
+                              " --timeout-s 60 --checksum " + algorithm);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(json_number(r.out, "verified"), 2) << r.out;
+    EXPECT_EQ(json_number(r.out, "checksum_requests"), 3) << r.out;
+    EXPECT_NE(r.out.find(std::string("\"checksum\":\"") + algorithm + "\""), std::string::npos)
+        << r.out;
+  }
+  RunResult r =
+      run_loadgen(url() + " --uploads 1 --bytes 3M --json --timeout-s 60 --checksum crc32c");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json_number(r.out, "checksum_requests"), 1) << r.out;
+  EXPECT_EQ(json_number(r.out, "verified"), 1) << r.out;
+}
+
+// The header is really sent: a checksummed request takes no checkpoint commits. A plain 4 MiB
+// PATCH with a 64 KiB checkpoint interval commits at least twice (a checkpoint once a write
+// lands, which must happen before 4 MiB arrive, as a connection holds at most 4 slots of
+// 256 KiB; then the final commit); a checksummed one exactly once.
+TEST_F(Loadgen, ChecksummedRequestsAreCommittedOnlyWhole) {
+  server_.reset();
+  server_ = std::make_unique<Server>(dir_.path() + "/data2",
+                                     std::vector<std::string>{"--checkpoint-bytes", "64K"});
+  server_->start();
+  const std::string args = " --uploads 1 --bytes 8M --chunk-bytes 4M --json --timeout-s 60";
+  uint64_t before = metric(server_->port(), "ringest_commits_total");
+  RunResult plain = run_loadgen(url() + args);
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  uint64_t after_plain = metric(server_->port(), "ringest_commits_total");
+  RunResult summed = run_loadgen(url() + args + " --checksum sha256");
+  ASSERT_EQ(summed.exit_code, 0) << summed.out;
+  uint64_t after_summed = metric(server_->port(), "ringest_commits_total");
+  EXPECT_GE(after_plain - before, 4u);
+  EXPECT_EQ(after_summed - after_plain, 2u);  // one per PATCH (a POST's record is no commit)
+}
+
 TEST_F(Loadgen, UnreachableServerIsAnError) {
   uint16_t nobody = free_port();
   RunResult r = run_loadgen("http://127.0.0.1:" + std::to_string(nobody) +
@@ -108,6 +150,8 @@ TEST_F(Loadgen, BadUsageExitsTwo) {
   EXPECT_EQ(run_loadgen("ftp://127.0.0.1:1 --bytes 1M" + quiet).exit_code, 2);
   EXPECT_EQ(run_loadgen(url() + " --bytes 12Q" + quiet).exit_code, 2);
   EXPECT_EQ(run_loadgen(url() + " --protocol put --chunk-bytes 1M --bytes 4M" + quiet).exit_code, 2);
+  EXPECT_EQ(run_loadgen(url() + " --checksum sha512 --bytes 4M" + quiet).exit_code, 2);
+  EXPECT_EQ(run_loadgen(url() + " --protocol put --checksum sha1 --bytes 4M" + quiet).exit_code, 2);
 }
 
 #if defined(NAIVE_READALL_PATH) && defined(LOADGEN_PATH)

@@ -1,5 +1,6 @@
 #include "tools/loadgen/options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -28,6 +29,9 @@ const char* usage_text() {
          "  --bytes SIZE        bytes per upload, K/M/G/T suffixes (default 1G)\n"
          "  --protocol tus|put  tus: POST URL/files/ (+ PATCHes); put: PUT URL/files/<name>\n"
          "  --chunk-bytes C     tus only: POST, then PATCHes of C bytes (default: one request)\n"
+         "  --checksum ALGO     tus only: each request carries Upload-Checksum with the digest\n"
+         "                      of its own bytes (sha1|sha256|md5|crc32|crc32c), computed once\n"
+         "                      before the uploads start\n"
          "  --source FILE       send the first SIZE bytes of FILE (default: temporary random file)\n"
          "  --json              print one JSON object instead of a table\n"
          "  --no-verify         skip the SHA-256 check (a sink that stores nothing)\n"
@@ -138,6 +142,11 @@ ParseResult parse_options(int argc, const char* const* argv) {
         } else {
           return fail("--protocol must be tus or put");
         }
+      } else if (arg == "--checksum") {
+        if (std::find(std::begin(kChecksumAlgorithms), std::end(kChecksumAlgorithms), value) ==
+            std::end(kChecksumAlgorithms))
+          return fail("--checksum must be sha1, sha256, md5, crc32 or crc32c");
+        o.checksum = value;
       } else if (arg == "--source") {
         o.source_path = value;
       } else if (arg == "--server-pid") {
@@ -159,6 +168,8 @@ ParseResult parse_options(int argc, const char* const* argv) {
   if (!have_url) return fail("URL required");
   if (o.protocol == Protocol::kPut && o.chunk_bytes != 0)
     return fail("--chunk-bytes applies to tus only: put sends one request per upload");
+  if (o.protocol == Protocol::kPut && !o.checksum.empty())
+    return fail("--checksum applies to tus only (Upload-Checksum is a tus header)");
   return r;
 }
 

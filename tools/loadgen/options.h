@@ -4,10 +4,15 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace ringest::loadgen {
 
 enum class Protocol { kTus, kPut };
+
+// The tus Upload-Checksum algorithms --checksum takes (tools/loadgen/checksums.h computes them).
+inline constexpr std::string_view kChecksumAlgorithms[] = {"sha1", "sha256", "md5", "crc32",
+                                                           "crc32c"};
 
 // The server base URL split into what a socket and a request line need.
 struct Url {
@@ -24,6 +29,9 @@ struct Options {
   uint64_t bytes = uint64_t{1} << 30;  // per upload
   Protocol protocol = Protocol::kTus;
   uint64_t chunk_bytes = 0;  // 0: each upload is one request
+  // tus only: every request with a body carries Upload-Checksum "<checksum> <digest of its
+  // bytes>" (sha1, sha256, md5, crc32, crc32c); empty: none.
+  std::string checksum;
   std::string source_path;   // empty: a temporary file of random bytes
   bool json = false;
   // Skip the SHA-256 check (only for servers that store nothing, like ringest-sink).

@@ -55,6 +55,11 @@ std::string format_table(const Summary& s) {
   out += row("protocol", s.protocol + (s.chunk_bytes ? " (chunks of " +
                                            std::to_string(s.chunk_bytes) + " bytes)"
                                                      : " (one request per upload)"));
+  if (!s.checksum.empty()) {
+    out += row("Upload-Checksum", s.checksum + " per request (" +
+                                      std::to_string(s.checksum_requests) + " digests in " +
+                                      fixed(s.checksum_s, 3) + " s, before the uploads)");
+  }
   out += row("uploads x bytes", std::to_string(s.uploads) + " x " + std::to_string(s.bytes_each));
   out += row("total bytes", std::to_string(s.total_bytes));
   out += row("wall s", fixed(s.wall_s, 3));
@@ -84,6 +89,9 @@ std::string format_json(const Summary& s) {
   out += ",\"uploads\":" + std::to_string(s.uploads);
   out += ",\"bytes_each\":" + std::to_string(s.bytes_each);
   out += ",\"chunk_bytes\":" + std::to_string(s.chunk_bytes);
+  out += ",\"checksum\":" + (s.checksum.empty() ? std::string("null") : json_string(s.checksum));
+  out += ",\"checksum_requests\":" + std::to_string(s.checksum_requests);
+  out += ",\"checksum_s\":" + num(s.checksum_s);
   out += ",\"total_bytes\":" + std::to_string(s.total_bytes);
   out += ",\"wall_s\":" + num(s.wall_s);
   out += ",\"throughput_mbps\":" + num(s.throughput_mbps);

@@ -18,6 +18,9 @@ struct Summary {
   uint64_t uploads = 0;
   uint64_t bytes_each = 0;
   uint64_t chunk_bytes = 0;  // 0: one request per upload
+  std::string checksum;      // --checksum algorithm, empty for none
+  uint64_t checksum_requests = 0;  // digests computed (one per request of an upload)
+  double checksum_s = 0;           // wall time computing them, before the upload phase
   uint64_t total_bytes = 0;  // bytes of the uploads that succeeded
   double wall_s = 0;         // first request to last response
   double throughput_mbps = 0;   // 1e6 bytes/s

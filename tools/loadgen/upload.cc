@@ -47,11 +47,18 @@ std::string status_error(const char* what, const ResponseHead& r) {
   return std::string(what) + " answered " + std::to_string(r.status);
 }
 
-bool tus_single(const Endpoint& ep, const Options& o, int fd, Exchange& ex, UploadResult* res) {
+// The Upload-Checksum header line of request `index`, or nothing without --checksum.
+std::string checksum_line(const std::vector<std::string>& checksums, uint64_t index) {
+  if (checksums.empty()) return {};
+  return "\r\nUpload-Checksum: " + checksums.at(index);
+}
+
+bool tus_single(const Endpoint& ep, const Options& o, int fd,
+                const std::vector<std::string>& checksums, Exchange& ex, UploadResult* res) {
   // creation-with-upload: the whole body rides on the POST, one request per upload.
   std::string head = "POST " + ep.base_path + "/files/ HTTP/1.1\r\nHost: " + ep.host_header +
                      "\r\nTus-Resumable: 1.0.0\r\nUpload-Length: " + std::to_string(o.bytes) +
-                     "\r\nContent-Type: " + kTusBodyType +
+                     "\r\nContent-Type: " + kTusBodyType + checksum_line(checksums, 0) +
                      "\r\nContent-Length: " + std::to_string(o.bytes) + "\r\n\r\n";
   ResponseHead r;
   if (!ex.run(head, fd, 0, o.bytes, &r, &res->error)) return false;
@@ -68,7 +75,8 @@ bool tus_single(const Endpoint& ep, const Options& o, int fd, Exchange& ex, Uplo
   return true;
 }
 
-bool tus_chunked(const Endpoint& ep, const Options& o, int fd, Exchange& ex, UploadResult* res) {
+bool tus_chunked(const Endpoint& ep, const Options& o, int fd,
+                 const std::vector<std::string>& checksums, Exchange& ex, UploadResult* res) {
   std::string post = "POST " + ep.base_path + "/files/ HTTP/1.1\r\nHost: " + ep.host_header +
                      "\r\nTus-Resumable: 1.0.0\r\nUpload-Length: " + std::to_string(o.bytes) +
                      "\r\nContent-Length: 0\r\n\r\n";
@@ -84,6 +92,7 @@ bool tus_chunked(const Endpoint& ep, const Options& o, int fd, Exchange& ex, Upl
     std::string patch = "PATCH " + res->target + " HTTP/1.1\r\nHost: " + ep.host_header +
                         "\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: " + std::to_string(offset) +
                         "\r\nContent-Type: " + kTusBodyType +
+                        checksum_line(checksums, offset / o.chunk_bytes) +
                         "\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n";
     if (!ex.run(patch, fd, offset, n, &r, &res->error)) {
       res->error = "PATCH at " + std::to_string(offset) + ": " + res->error;
@@ -122,16 +131,16 @@ bool put_single(const Endpoint& ep, const Options& o, int fd, const std::string&
 }  // namespace
 
 UploadResult run_upload(const Endpoint& endpoint, const Options& options, int source_fd,
-                        const std::string& name) {
+                        const std::string& name, const std::vector<std::string>& checksums) {
   UploadResult res;
   res.start = Clock::now();
   Exchange ex(endpoint, options.timeout_s);
   if (options.protocol == Protocol::kPut) {
     res.ok = put_single(endpoint, options, source_fd, name, ex, &res);
   } else if (options.chunk_bytes == 0) {
-    res.ok = tus_single(endpoint, options, source_fd, ex, &res);
+    res.ok = tus_single(endpoint, options, source_fd, checksums, ex, &res);
   } else {
-    res.ok = tus_chunked(endpoint, options, source_fd, ex, &res);
+    res.ok = tus_chunked(endpoint, options, source_fd, checksums, ex, &res);
   }
   res.end = Clock::now();
   return res;

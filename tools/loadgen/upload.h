@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tools/loadgen/http_wire.h"
 #include "tools/loadgen/options.h"
@@ -23,7 +24,9 @@ struct UploadResult {
 };
 
 // `name` is the PUT target name (ignored for tus, where the server picks the id).
+// `checksums`: empty, or the Upload-Checksum value of each tus request with a body, in order
+// (one per --chunk-bytes chunk; one for a single request), from request_checksums().
 UploadResult run_upload(const Endpoint& endpoint, const Options& options, int source_fd,
-                        const std::string& name);
+                        const std::string& name, const std::vector<std::string>& checksums);
 
 }  // namespace ringest::loadgen
