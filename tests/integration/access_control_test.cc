@@ -602,7 +602,8 @@ TEST_F(AccessControl, CorsPreflightNeedsNoCredentialsAndAnswersAllowedOriginsOnl
   for (const char* h : {"Authorization", "Content-Type", "Tus-Resumable", "Upload-Length",
                         "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat",
                         "Upload-Checksum", "X-Requested-With", "X-HTTP-Method-Override",
-                        "Range", "If-Range", "If-Match", "If-None-Match"}) {
+                        "Range", "If-Range", "If-Match", "If-None-Match", "Upload-Complete",
+                        "Upload-Draft-Interop-Version"}) {
     EXPECT_NE(r->header("access-control-allow-headers").find(h), std::string::npos) << h;
   }
   EXPECT_FALSE(r->header("access-control-max-age").empty());
@@ -636,7 +637,8 @@ TEST_F(AccessControl, CorsHeadersOnRealResponsesIncludingErrors) {
   const std::string expose =
       "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
       "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
-      "Repr-Digest, ETag, Content-Range, Content-Disposition, Accept-Ranges";
+      "Repr-Digest, ETag, Content-Range, Content-Disposition, Accept-Ranges, Upload-Complete, "
+      "Upload-Draft-Interop-Version, Upload-Limit";
   auto check_cors = [&](const std::optional<Response>& r, const std::string& what) {
     ASSERT_TRUE(r) << what;
     EXPECT_EQ(r->header("access-control-allow-origin"), kOrigin) << what;
