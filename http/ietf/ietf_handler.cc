@@ -165,9 +165,18 @@ void IetfHandler::create(RequestContext& ctx) const {
   if (body_over_append_limit(head, config)) {
     return error(ctx, 413, "the body is longer than Upload-Limit max-append-size");
   }
+  // The representation's metadata, as tus keeps it: a download of the upload is named and typed
+  // by it (`filetype`, `filename`; see http/tus/tus_download.h, which sanitizes both).
+  storage::MetadataBlockWriter writer;
+  std::string_view type = head.get("Content-Type");
+  if (!type.empty()) writer.add("filetype", type);
+  std::string_view name = disposition_filename(head.get("Content-Disposition"));
+  if (!name.empty()) writer.add("filename", name);
+  std::span<const uint8_t> block = writer.block();
   CreateSpec spec;
   spec.protocol = static_cast<uint8_t>(storage::Protocol::kIetf);
   spec.length = f.length;
+  spec.metadata_block = block;
   ctx.create_upload(spec);
 }
 

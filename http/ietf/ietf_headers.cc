@@ -67,6 +67,32 @@ bool is_partial_upload(std::string_view content_type) {
   return http::equals_ignore_case(type, kPartialUpload);
 }
 
+std::string_view disposition_filename(std::string_view disposition) {
+  size_t semicolon = disposition.find(';');
+  while (semicolon != std::string_view::npos) {
+    std::string_view rest = disposition.substr(semicolon + 1);
+    size_t next = rest.find(';');
+    std::string_view param = trim(rest.substr(0, next));
+    size_t equals = param.find('=');
+    if (equals != std::string_view::npos &&
+        http::equals_ignore_case(trim(param.substr(0, equals)), "filename")) {
+      std::string_view value = trim(param.substr(equals + 1));
+      if (value.size() >= 2 && value.front() == '"') {
+        // A quoted-string may hold ';': take it up to its closing quote in the whole value.
+        std::string_view from = disposition.substr(semicolon + 1);
+        size_t open = from.find('"');
+        size_t close = from.find('"', open + 1);
+        if (close == std::string_view::npos) return {};
+        std::string_view quoted = from.substr(open + 1, close - open - 1);
+        return quoted.find('\\') == std::string_view::npos ? quoted : std::string_view();
+      }
+      return value.find('"') == std::string_view::npos ? value : std::string_view();
+    }
+    semicolon = next == std::string_view::npos ? next : semicolon + 1 + next;
+  }
+  return {};
+}
+
 size_t format_upload_limit(uint64_t max_size, uint64_t max_append_bytes, char* out) {
   int n = max_append_bytes > 0
               ? std::snprintf(out, kLimitChars, "max-size=%llu, max-append-size=%llu",

@@ -64,6 +64,11 @@ inline uint8_t ietf_choice(const http::RequestHead& head) {
 // True when Content-Type is `application/partial-upload` (case-insensitive, parameters ignored).
 bool is_partial_upload(std::string_view content_type);
 
+// The `filename` parameter of a Content-Disposition value (RFC 6266: a token or a quoted-string;
+// `filename*` is not read), as a view into it; empty when absent or when its quoted-string has
+// escapes (rare; the name is only a download's suggestion).
+std::string_view disposition_filename(std::string_view disposition);
+
 // The Upload-Limit dictionary: max-size always, max-append-size when `max_append_bytes` > 0.
 // Returns the characters written into `out` (kLimitChars is enough).
 inline constexpr size_t kLimitChars = 96;

@@ -2,7 +2,7 @@
 // field value: parse_sf_boolean (Upload-Complete), parse_sf_offset (Upload-Offset,
 // Upload-Length, Upload-Draft-Interop-Version), is_partial_upload (Content-Type), and, with the
 // value on one or two field lines of a request head, single_field, interop_version and
-// is_ietf_request. Each is compared with a reference written here from RFC 9651 and the header
+// is_ietf_request; disposition_filename (Content-Disposition). Each is compared with a reference written here from RFC 9651 and the header
 // comments in the plainest way (std::string). Also checked: no crash or UB (ASan, UBSan), none
 // of them allocates, and the formatted Upload-Limit and problem bodies always fit and say what
 // they were given.
@@ -63,6 +63,15 @@ void check_items(std::string_view value) {
   std::string type = reference_trim(value.substr(0, value.find(';')));
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   RINGEST_CHECK(partial == (type == "application/partial-upload"));
+  std::string_view name;
+  {
+    AllocationFreeScope no_allocation;
+    name = disposition_filename(value);
+  }
+  // A view into the value, never with a quote in it.
+  RINGEST_CHECK(name.empty() || (name.data() >= value.data() &&
+                                 name.data() + name.size() <= value.data() + value.size()));
+  RINGEST_CHECK(name.find('"') == std::string_view::npos);
 }
 
 // The value on one field line, and (when `twice`) on a second one too.

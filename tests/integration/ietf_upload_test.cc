@@ -218,6 +218,23 @@ TEST_F(IetfUpload, ExpectContinueGetsBoth104And100) {
   EXPECT_EQ(stored(r->header("location")), "hello");
 }
 
+// The creation's Content-Type and Content-Disposition filename name the download, as tus
+// metadata does.
+TEST_F(IetfUpload, TheCreationsContentTypeAndFilenameNameTheDownload) {
+  Exchange e = send(head_of("POST", "/files/",
+                            version(8) + "Upload-Complete: ?1\r\nContent-Type: text/plain\r\n"
+                                         "Content-Disposition: inline; filename=\"a; b.txt\"\r\n" +
+                                         length_field(2)) + "hi");
+  ASSERT_TRUE(e.final_response);
+  auto r = request(port_, "GET " + e.final_response->header("location") +
+                              " HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hi");
+  EXPECT_EQ(r->header("content-type"), "text/plain");
+  EXPECT_NE(r->header("content-disposition").find("filename=\"a; b.txt\""), std::string::npos)
+      << r->header("content-disposition");
+}
+
 // RUFH-CRE-05/08: the length from Content-Length with ?1; an empty ?1 creation is an empty
 // upload, complete; conflicting indications are refused with the problem type.
 TEST_F(IetfUpload, LengthComesFromContentLengthWithCompleteAndConflictsAreRefused) {
