@@ -481,6 +481,34 @@ TEST_F(IetfUpload, ANewerAppendTakesOverAHangingOne) {
   EXPECT_EQ(stored(loc), std::string(300, 'a') + std::string(700, 'c'));
 }
 
+// On one keep-alive connection, pipelined: an IETF append, then a tus HEAD, then an IETF HEAD:
+// each is answered by its own protocol (the choice is per request, not per connection).
+TEST_F(IetfUpload, ProtocolsAlternateOnOneKeepAliveConnection) {
+  std::string loc = create(8, 6);
+  Connection c(port_);
+  c.send_all(head_of("PATCH", loc, version(8) + "Content-Type: application/partial-upload\r\n"
+                                                "Upload-Offset: 0\r\nUpload-Complete: ?0\r\n" +
+                                                length_field(3)) +
+             "abc" + head_of("HEAD", loc, "Tus-Resumable: 1.0.0\r\n") +
+             head_of("HEAD", loc, version(6)));
+  auto a = c.read_response();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, 204);
+  EXPECT_EQ(a->header("upload-complete"), "?0");
+  EXPECT_EQ(a->header("upload-draft-interop-version"), "8");
+  EXPECT_TRUE(a->header("tus-resumable").empty());
+  auto t = c.read_response(true);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->header("tus-resumable"), "1.0.0");
+  EXPECT_EQ(t->header("upload-offset"), "3");
+  EXPECT_TRUE(t->header("upload-complete").empty());
+  auto i = c.read_response(true);
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->header("upload-complete"), "?0");
+  EXPECT_EQ(i->header("upload-draft-interop-version"), "6");
+  EXPECT_TRUE(i->header("tus-resumable").empty());
+}
+
 // tus clients on the same route behave as before: their answers carry Tus-Resumable and no
 // IETF fields; a HEAD with neither protocol's fields is still a tus/download HEAD.
 TEST_F(IetfUpload, TusRequestsOnTheSameRouteAreUnchanged) {
