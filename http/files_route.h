@@ -25,10 +25,8 @@ class FilesRoute final : public Handler {
   RouteFacts facts(std::string_view rest, uint8_t method) const override;
   void on_request(RequestContext& ctx) override;
   void on_created(RequestContext& ctx, Status status) override;
-  void on_append_ready(RequestContext& ctx, AppendOutcome outcome,
-                       const UploadView& view) override;
-  void on_append_done(RequestContext& ctx, AppendOutcome outcome,
-                      const UploadView& view) override;
+  void on_append_ready(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) override;
+  void on_append_done(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) override;
   void on_header_loaded(RequestContext& ctx, Status status,
                         std::span<const uint8_t> header) override;
   void on_trailer(RequestContext& ctx, std::string_view value, bool valid) override;

@@ -17,12 +17,12 @@ constexpr std::string_view kUploadAllow = "OPTIONS, HEAD, GET, PATCH, DELETE";
 // Structured Field value is refused with 400 rather than silently ignored, so a client learns
 // at once that its request was not understood.
 struct Fields {
-  bool complete = false;                // Upload-Complete
-  bool has_offset = false;              // Upload-Offset
+  bool complete = false;    // Upload-Complete
+  bool has_offset = false;  // Upload-Offset
   uint64_t offset = 0;
-  uint64_t length = kUnknownLength;     // Upload-Length, or offset + Content-Length with ?1
-  const char* error = nullptr;          // the 400 message
-  bool inconsistent = false;            // the two length indications differ
+  uint64_t length = kUnknownLength;  // Upload-Length, or offset + Content-Length with ?1
+  const char* error = nullptr;       // the 400 message
+  bool inconsistent = false;         // the two length indications differ
 };
 
 Fields read_fields(const RequestHead& head, uint64_t base_offset_if_absent) {
@@ -280,8 +280,8 @@ void IetfHandler::append(RequestContext& ctx, const UploadView& view) const {
       return problem(ctx, 400, Problem::kInconsistentLength,
                      "the upload is complete: no more bytes fit", &view);
     }
-    return problem(ctx, version(ctx) == kInteropDraft05 ? 400 : 410,
-                   Problem::kCompletedUpload, "the upload is already complete", &view);
+    return problem(ctx, version(ctx) == kInteropDraft05 ? 400 : 410, Problem::kCompletedUpload,
+                   "the upload is already complete", &view);
   }
   AppendRequest request;
   request.upload = ctx.upload();

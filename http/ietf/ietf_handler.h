@@ -32,10 +32,8 @@ class IetfHandler final : public Handler {
   RouteFacts facts(std::string_view rest, uint8_t method) const override;
   void on_request(RequestContext& ctx) override;
   void on_created(RequestContext& ctx, Status status) override;
-  void on_append_ready(RequestContext& ctx, AppendOutcome outcome,
-                       const UploadView& view) override;
-  void on_append_done(RequestContext& ctx, AppendOutcome outcome,
-                      const UploadView& view) override;
+  void on_append_ready(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) override;
+  void on_append_done(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) override;
   // Upload-Draft-Interop-Version echoed on every answer to a request naming one we speak.
   void add_request_fields(const RequestContext& ctx, ResponseBuilder& response) const override;
 

@@ -2,10 +2,10 @@
 // field value: parse_sf_boolean (Upload-Complete), parse_sf_offset (Upload-Offset,
 // Upload-Length, Upload-Draft-Interop-Version), is_partial_upload (Content-Type), and, with the
 // value on one or two field lines of a request head, single_field, interop_version and
-// is_ietf_request; disposition_filename (Content-Disposition). Each is compared with a reference written here from RFC 9651 and the header
-// comments in the plainest way (std::string). Also checked: no crash or UB (ASan, UBSan), none
-// of them allocates, and the formatted Upload-Limit and problem bodies always fit and say what
-// they were given.
+// is_ietf_request; disposition_filename (Content-Disposition). Each is compared with a reference
+// written here from RFC 9651 and the header comments in the plainest way (std::string). Also
+// checked: no crash or UB (ASan, UBSan), none of them allocates, and the formatted Upload-Limit and
+// problem bodies always fit and say what they were given.
 #include <llhttp.h>
 
 #include <cctype>

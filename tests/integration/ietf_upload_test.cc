@@ -78,18 +78,19 @@ class IetfUpload : public ::testing::Test {
   }
   // A creation without content (`Upload-Complete: ?0`); returns the Location.
   std::string create(int v, uint64_t length) {
-    Exchange e = send(head_of("POST", "/files/",
-                              version(v) + "Upload-Complete: ?0\r\nUpload-Length: " +
-                                  std::to_string(length) + "\r\n"));
+    Exchange e = send(head_of(
+        "POST", "/files/",
+        version(v) + "Upload-Complete: ?0\r\nUpload-Length: " + std::to_string(length) + "\r\n"));
     return e.final_response ? e.final_response->header("location") : "";
   }
   Exchange append(const std::string& loc, int v, uint64_t offset, bool complete,
                   const std::string& body) {
     return send(head_of("PATCH", loc,
-                        version(v) + "Content-Type: application/partial-upload\r\n"
-                                     "Upload-Offset: " + std::to_string(offset) +
-                            "\r\nUpload-Complete: " + (complete ? "?1" : "?0") + "\r\n" +
-                            length_field(body.size())) +
+                        version(v) +
+                            "Content-Type: application/partial-upload\r\n"
+                            "Upload-Offset: " +
+                            std::to_string(offset) + "\r\nUpload-Complete: " +
+                            (complete ? "?1" : "?0") + "\r\n" + length_field(body.size())) +
                 body);
   }
   std::optional<Response> head(const std::string& loc, int v = 8) {
@@ -109,8 +110,8 @@ class IetfUpload : public ::testing::Test {
 
 // RUFH-CRE-02/03/04, RUFH-VER-02, RUFH-OFF-01, RUFH-APP-01/04/05, RUFH-LIM-01.
 TEST_F(IetfUpload, CreateThenAppendInPartsToCompletion) {
-  Exchange e = send(head_of("POST", "/files/",
-                            version(8) + "Upload-Complete: ?0\r\nUpload-Length: 10\r\n"));
+  Exchange e =
+      send(head_of("POST", "/files/", version(8) + "Upload-Complete: ?0\r\nUpload-Length: 10\r\n"));
   ASSERT_TRUE(e.final_response);
   const Response* interim = e.first_104();
   ASSERT_NE(interim, nullptr) << "104 Upload Resumption Supported expected";
@@ -160,16 +161,16 @@ TEST_F(IetfUpload, The104GoesOnlyToAMatchingInteropVersion) {
        {std::string(), std::string("Upload-Draft-Interop-Version: 7\r\n"),
         std::string("Upload-Draft-Interop-Version: abc\r\n"),
         std::string("Upload-Draft-Interop-Version: 8, 8\r\n")}) {
-    Exchange e = send(head_of("POST", "/files/",
-                              fields + "Upload-Complete: ?1\r\n" + length_field(3)) + "abc");
+    Exchange e = send(
+        head_of("POST", "/files/", fields + "Upload-Complete: ?1\r\n" + length_field(3)) + "abc");
     ASSERT_TRUE(e.final_response) << fields;
     EXPECT_TRUE(e.interim.empty()) << fields;
     EXPECT_EQ(e.final_response->status, 201) << fields;
     EXPECT_TRUE(e.final_response->header("upload-draft-interop-version").empty()) << fields;
     EXPECT_EQ(stored(e.final_response->header("location")), "abc") << fields;
   }
-  Exchange e = send(head_of("POST", "/files/", version(6) + "Upload-Complete: ?1\r\n" +
-                                                   length_field(3)) + "abc");
+  Exchange e = send(
+      head_of("POST", "/files/", version(6) + "Upload-Complete: ?1\r\n" + length_field(3)) + "abc");
   ASSERT_TRUE(e.final_response);
   ASSERT_NE(e.first_104(), nullptr);
   EXPECT_EQ(e.first_104()->header("upload-draft-interop-version"), "6");
@@ -180,8 +181,9 @@ TEST_F(IetfUpload, The104GoesOnlyToAMatchingInteropVersion) {
 // bytes on the wire are the final response, and nothing else follows it.
 TEST_F(IetfUpload, AClientNamingNoVersionGetsOnlyTheFinalResponse) {
   Connection c(port_);
-  c.send_all(head_of("POST", "/files/",
-                     "Upload-Complete: ?1\r\nConnection: close\r\n" + length_field(4)) + "wxyz");
+  c.send_all(
+      head_of("POST", "/files/", "Upload-Complete: ?1\r\nConnection: close\r\n" + length_field(4)) +
+      "wxyz");
   std::string wire;
   char buf[4096];
   for (;;) {
@@ -199,8 +201,9 @@ TEST_F(IetfUpload, AClientNamingNoVersionGetsOnlyTheFinalResponse) {
 // RUFH-100-01: Expect: 100-continue gets its 100 Continue as well as the 104.
 TEST_F(IetfUpload, ExpectContinueGetsBoth104And100) {
   Connection c(port_);
-  c.send_all(head_of("POST", "/files/", version(8) + "Upload-Complete: ?1\r\n" +
-                                            "Expect: 100-continue\r\n" + length_field(5)));
+  c.send_all(head_of(
+      "POST", "/files/",
+      version(8) + "Upload-Complete: ?1\r\n" + "Expect: 100-continue\r\n" + length_field(5)));
   std::vector<int> statuses;
   for (int i = 0; i < 2; ++i) {
     auto r = c.read_response();
@@ -222,12 +225,14 @@ TEST_F(IetfUpload, ExpectContinueGetsBoth104And100) {
 // metadata does.
 TEST_F(IetfUpload, TheCreationsContentTypeAndFilenameNameTheDownload) {
   Exchange e = send(head_of("POST", "/files/",
-                            version(8) + "Upload-Complete: ?1\r\nContent-Type: text/plain\r\n"
-                                         "Content-Disposition: inline; filename=\"a; b.txt\"\r\n" +
-                                         length_field(2)) + "hi");
+                            version(8) +
+                                "Upload-Complete: ?1\r\nContent-Type: text/plain\r\n"
+                                "Content-Disposition: inline; filename=\"a; b.txt\"\r\n" +
+                                length_field(2)) +
+                    "hi");
   ASSERT_TRUE(e.final_response);
-  auto r = request(port_, "GET " + e.final_response->header("location") +
-                              " HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r = request(port_,
+                   "GET " + e.final_response->header("location") + " HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "hi");
   EXPECT_EQ(r->header("content-type"), "text/plain");
@@ -238,8 +243,9 @@ TEST_F(IetfUpload, TheCreationsContentTypeAndFilenameNameTheDownload) {
 // RUFH-CRE-05/08: the length from Content-Length with ?1; an empty ?1 creation is an empty
 // upload, complete; conflicting indications are refused with the problem type.
 TEST_F(IetfUpload, LengthComesFromContentLengthWithCompleteAndConflictsAreRefused) {
-  Exchange e = send(head_of("POST", "/files/", version(8) + "Upload-Complete: ?1\r\n" +
-                                                   length_field(11)) + "hello world");
+  Exchange e =
+      send(head_of("POST", "/files/", version(8) + "Upload-Complete: ?1\r\n" + length_field(11)) +
+           "hello world");
   ASSERT_TRUE(e.final_response);
   EXPECT_EQ(e.final_response->header("upload-length"), "11");
   EXPECT_EQ(e.final_response->header("upload-complete"), "?1");
@@ -250,8 +256,9 @@ TEST_F(IetfUpload, LengthComesFromContentLengthWithCompleteAndConflictsAreRefuse
   EXPECT_EQ(e.final_response->header("upload-offset"), "0");
   EXPECT_EQ(stored(e.final_response->header("location")), "");
 
-  e = send(head_of("POST", "/files/", version(8) + "Upload-Complete: ?1\r\nUpload-Length: 6\r\n" +
-                                          length_field(5)) + "hello");
+  e = send(head_of("POST", "/files/",
+                   version(8) + "Upload-Complete: ?1\r\nUpload-Length: 6\r\n" + length_field(5)) +
+           "hello");
   ASSERT_TRUE(e.final_response);
   EXPECT_EQ(e.final_response->status, 400);
   EXPECT_TRUE(e.interim.empty()) << "refused before an upload exists";
@@ -269,9 +276,9 @@ TEST_F(IetfUpload, LengthComesFromContentLengthWithCompleteAndConflictsAreRefuse
 // A chunked body with Upload-Complete: ?1 completes the upload at its end (the length is known
 // only then), in a creation and in an append.
 TEST_F(IetfUpload, ChunkedBodyWithCompleteEndsTheUpload) {
-  Exchange e = send(head_of("POST", "/files/", version(8) +
-                                                   "Upload-Complete: ?1\r\n"
-                                                   "Transfer-Encoding: chunked\r\n") +
+  Exchange e = send(head_of("POST", "/files/",
+                            version(8) + "Upload-Complete: ?1\r\n"
+                                         "Transfer-Encoding: chunked\r\n") +
                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   ASSERT_TRUE(e.final_response);
   EXPECT_EQ(e.final_response->status, 201);
@@ -279,18 +286,18 @@ TEST_F(IetfUpload, ChunkedBodyWithCompleteEndsTheUpload) {
   EXPECT_EQ(e.final_response->header("upload-length"), "11");
   EXPECT_EQ(stored(e.final_response->header("location")), "hello world");
 
-  e = send(head_of("POST", "/files/", version(6) +
-                                          "Upload-Complete: ?0\r\n"
-                                          "Transfer-Encoding: chunked\r\n") +
+  e = send(head_of("POST", "/files/",
+                   version(6) + "Upload-Complete: ?0\r\n"
+                                "Transfer-Encoding: chunked\r\n") +
            "3\r\nabc\r\n0\r\n\r\n");
   ASSERT_TRUE(e.final_response);
   std::string loc = e.final_response->header("location");
   EXPECT_EQ(e.final_response->header("upload-complete"), "?0");
   EXPECT_TRUE(e.final_response->header("upload-length").empty()) << "not known yet";
-  e = send(head_of("PATCH", loc, version(6) +
-                                     "Content-Type: application/partial-upload\r\n"
-                                     "Upload-Offset: 3\r\nUpload-Complete: ?1\r\n"
-                                     "Transfer-Encoding: chunked\r\n") +
+  e = send(head_of("PATCH", loc,
+                   version(6) + "Content-Type: application/partial-upload\r\n"
+                                "Upload-Offset: 3\r\nUpload-Complete: ?1\r\n"
+                                "Transfer-Encoding: chunked\r\n") +
            "4\r\ndefg\r\n0\r\n\r\n");
   ASSERT_TRUE(e.final_response);
   EXPECT_EQ(e.final_response->status, 204);
@@ -310,8 +317,8 @@ TEST_F(IetfUpload, InterruptedCreationKeepsItsBytesAndResumes) {
   std::string loc;
   {
     Connection c(port_);
-    c.send_all(head_of("POST", "/files/", version(8) + "Upload-Complete: ?1\r\n" +
-                                              length_field(data.size())));
+    c.send_all(head_of("POST", "/files/",
+                       version(8) + "Upload-Complete: ?1\r\n" + length_field(data.size())));
     auto interim = c.read_response();
     ASSERT_TRUE(interim);
     ASSERT_EQ(interim->status, 104);
@@ -387,16 +394,19 @@ TEST_F(IetfUpload, MalformedAppendsAreRefusedAndChangeNothing) {
     int status;
   } cases[] = {
       {"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
-       "Upload-Complete: ?0\r\n", 415},
+       "Upload-Complete: ?0\r\n",
+       415},
       {"Upload-Offset: 0\r\nUpload-Complete: ?0\r\n", 415},
       {"Content-Type: application/partial-upload\r\nUpload-Complete: ?0\r\n", 400},
       {"Content-Type: application/partial-upload\r\nUpload-Offset: 0\r\n", 400},
       {"Content-Type: application/partial-upload\r\nUpload-Offset: 0\r\nUpload-Complete: 1\r\n",
        400},
       {"Content-Type: application/partial-upload\r\nUpload-Offset: -1\r\n"
-       "Upload-Complete: ?0\r\n", 400},
+       "Upload-Complete: ?0\r\n",
+       400},
       {"Content-Type: application/partial-upload\r\nUpload-Offset: 0\r\n"
-       "Upload-Complete: ?0\r\nUpload-Complete: ?1\r\n", 400},
+       "Upload-Complete: ?0\r\nUpload-Complete: ?1\r\n",
+       400},
   };
   for (const Case& c : cases) {
     Exchange a = send(head_of("PATCH", loc, base + c.fields) + "abc");
@@ -428,9 +438,12 @@ TEST_F(IetfUpload, MaxAppendSizeIsAnnouncedAndEnforcedBeforeTheBody) {
 
   std::string loc = create(8, 10000);
   Connection c(port_);
-  c.send_all(head_of("PATCH", loc, version(8) + "Content-Type: application/partial-upload\r\n"
-                                                "Upload-Offset: 0\r\nUpload-Complete: ?0\r\n"
-                                                "Expect: 100-continue\r\n" + length_field(5000)));
+  c.send_all(head_of("PATCH", loc,
+                     version(8) +
+                         "Content-Type: application/partial-upload\r\n"
+                         "Upload-Offset: 0\r\nUpload-Complete: ?0\r\n"
+                         "Expect: 100-continue\r\n" +
+                         length_field(5000)));
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
@@ -439,8 +452,9 @@ TEST_F(IetfUpload, MaxAppendSizeIsAnnouncedAndEnforcedBeforeTheBody) {
   EXPECT_EQ(a.final_response->status, 204);
   EXPECT_EQ(a.final_response->header("upload-offset"), "4096");
   // Past max-size: 413 with Upload-Limit, no upload created.
-  Exchange e = send(head_of("POST", "/files/", version(8) + "Upload-Complete: ?0\r\n"
-                                                            "Upload-Length: 2000000\r\n"));
+  Exchange e = send(head_of("POST", "/files/",
+                            version(8) + "Upload-Complete: ?0\r\n"
+                                         "Upload-Length: 2000000\r\n"));
   EXPECT_EQ(e.final_response->status, 413);
   EXPECT_FALSE(e.final_response->header("upload-limit").empty());
   EXPECT_TRUE(e.interim.empty());
@@ -462,10 +476,11 @@ TEST_F(IetfUpload, DeleteCancelsTheUpload) {
 TEST_F(IetfUpload, ANewerAppendTakesOverAHangingOne) {
   std::string loc = create(8, 1000);
   Connection hanging(port_);
-  hanging.send_all(head_of("PATCH", loc, version(8) +
-                                             "Content-Type: application/partial-upload\r\n"
-                                             "Upload-Offset: 0\r\nUpload-Complete: ?1\r\n" +
-                                             length_field(1000)) +
+  hanging.send_all(head_of("PATCH", loc,
+                           version(8) +
+                               "Content-Type: application/partial-upload\r\n"
+                               "Upload-Offset: 0\r\nUpload-Complete: ?1\r\n" +
+                               length_field(1000)) +
                    std::string(300, 'a'));
   // Wait (bounded) until the server has received those bytes: the count, not the clock, decides.
   for (int i = 0; i < 400 && metric(port_, "ringest_body_bytes_received_total") < 300; ++i) {
@@ -486,9 +501,11 @@ TEST_F(IetfUpload, ANewerAppendTakesOverAHangingOne) {
 TEST_F(IetfUpload, ProtocolsAlternateOnOneKeepAliveConnection) {
   std::string loc = create(8, 6);
   Connection c(port_);
-  c.send_all(head_of("PATCH", loc, version(8) + "Content-Type: application/partial-upload\r\n"
-                                                "Upload-Offset: 0\r\nUpload-Complete: ?0\r\n" +
-                                                length_field(3)) +
+  c.send_all(head_of("PATCH", loc,
+                     version(8) +
+                         "Content-Type: application/partial-upload\r\n"
+                         "Upload-Offset: 0\r\nUpload-Complete: ?0\r\n" +
+                         length_field(3)) +
              "abc" + head_of("HEAD", loc, "Tus-Resumable: 1.0.0\r\n") +
              head_of("HEAD", loc, version(6)));
   auto a = c.read_response();
@@ -524,8 +541,9 @@ TEST_F(IetfUpload, TusRequestsOnTheSameRouteAreUnchanged) {
   EXPECT_EQ(h->header("upload-offset"), "5");
   EXPECT_TRUE(h->header("upload-complete").empty());
   // A tus request that also carries Upload-Complete stays tus (Tus-Resumable wins).
-  auto both = request(port_, "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n"
-                             "Upload-Length: 3\r\nUpload-Complete: ?1\r\n\r\n");
+  auto both = request(port_,
+                      "POST /files/ HTTP/1.1\r\nHost: t\r\nTus-Resumable: 1.0.0\r\n"
+                      "Upload-Length: 3\r\nUpload-Complete: ?1\r\n\r\n");
   ASSERT_TRUE(both);
   EXPECT_EQ(both->status, 201);
   EXPECT_EQ(both->header("tus-resumable"), "1.0.0");

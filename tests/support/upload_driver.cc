@@ -219,7 +219,8 @@ std::string TusDriver::upload_id(const UploadHandle& upload) const {
 std::string IetfDriver::create_request(uint64_t length, std::string_view file_name) const {
   std::string disposition;
   if (!file_name.empty()) {
-    disposition = "Content-Disposition: attachment; filename=\"" + std::string(file_name) + "\"\r\n";
+    disposition =
+        "Content-Disposition: attachment; filename=\"" + std::string(file_name) + "\"\r\n";
   }
   return "POST /files/ HTTP/1.1\r\nHost: t\r\nUpload-Complete: ?0\r\nUpload-Length: " +
          std::to_string(length) + "\r\n" + disposition + "Content-Length: 0\r\n\r\n";

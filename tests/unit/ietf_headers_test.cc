@@ -20,8 +20,8 @@ TEST(IetfHeaders, BooleanIsExactlyQuestionZeroOrOne) {
   EXPECT_EQ(parse_sf_boolean("?1"), std::optional<bool>(true));
   EXPECT_EQ(parse_sf_boolean("?0"), std::optional<bool>(false));
   EXPECT_EQ(parse_sf_boolean(" \t?1 "), std::optional<bool>(true));
-  for (std::string_view bad : {"", "1", "0", "true", "?", "?2", "?1;a", "?1,?0", "? 1", "?10",
-                               "?T"}) {
+  for (std::string_view bad :
+       {"", "1", "0", "true", "?", "?2", "?1;a", "?1,?0", "? 1", "?10", "?T"}) {
     EXPECT_EQ(parse_sf_boolean(bad), std::nullopt) << bad;
   }
 }
@@ -31,8 +31,8 @@ TEST(IetfHeaders, OffsetIsANonNegativeIntegerOfAtMost15Digits) {
   EXPECT_EQ(parse_sf_offset(" 42 "), std::optional<uint64_t>(42));
   EXPECT_EQ(parse_sf_offset("007"), std::optional<uint64_t>(7));
   EXPECT_EQ(parse_sf_offset("999999999999999"), std::optional<uint64_t>(999999999999999));
-  for (std::string_view bad : {"", " ", "-1", "+1", "1000000000000000", "1.0", "1e3", "0x10",
-                               "1;a=b", "1, 2", "١"}) {
+  for (std::string_view bad :
+       {"", " ", "-1", "+1", "1000000000000000", "1.0", "1e3", "0x10", "1;a=b", "1, 2", "١"}) {
     EXPECT_EQ(parse_sf_offset(bad), std::nullopt) << bad;
   }
 }
@@ -74,10 +74,10 @@ TEST(IetfHeaders, InteropVersionIsAnIntegerOnOneLine) {
 TEST(IetfHeaders, WhichRequestsAreIetf) {
   EXPECT_TRUE(is_ietf_request(head_with(HTTP_HEAD, {{"Upload-Draft-Interop-Version", "6"}})));
   EXPECT_TRUE(is_ietf_request(head_with(HTTP_POST, {{"Upload-Complete", "?1"}})));
-  EXPECT_TRUE(is_ietf_request(head_with(HTTP_POST, {{"Upload-Draft-Interop-Version", "8"},
-                                                    {"Tus-Resumable", "1.0.0"}})));
-  EXPECT_FALSE(is_ietf_request(head_with(HTTP_POST, {{"Upload-Complete", "?1"},
-                                                     {"Tus-Resumable", "1.0.0"}})));
+  EXPECT_TRUE(is_ietf_request(
+      head_with(HTTP_POST, {{"Upload-Draft-Interop-Version", "8"}, {"Tus-Resumable", "1.0.0"}})));
+  EXPECT_FALSE(is_ietf_request(
+      head_with(HTTP_POST, {{"Upload-Complete", "?1"}, {"Tus-Resumable", "1.0.0"}})));
   EXPECT_FALSE(is_ietf_request(head_with(HTTP_HEAD, {})));
   EXPECT_FALSE(is_ietf_request(head_with(HTTP_GET, {{"Upload-Draft-Interop-Version", "8"}})));
   EXPECT_EQ(ietf_choice(head_with(HTTP_POST, {{"Upload-Draft-Interop-Version", "8"}})),
