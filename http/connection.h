@@ -113,6 +113,8 @@ class HttpConnection final : public CompletionHandler,
   std::string_view upload_location(std::string_view prefix, std::string_view id, char* out,
                                    size_t capacity) override;
   bool draining() const override { return shutting_down_; }
+  uint8_t route_choice() const override { return route_choice_; }
+  void set_route_choice(uint8_t choice) override { route_choice_ = choice; }
   std::span<uint8_t> scratch() override { return {memory_.scratch, memory_.scratch_bytes}; }
 
   // The upload core's callbacks.
@@ -255,6 +257,7 @@ class HttpConnection final : public CompletionHandler,
   uint8_t method_ = 0;
   std::string_view path_;
   std::string_view route_rest_;
+  uint8_t route_choice_ = 0;  // RequestContext::route_choice(), per request
   UploadRef upload_;
   bool close_after_response_ = false;
   bool keep_alive_ = true;

@@ -45,6 +45,7 @@ void HttpConnection::handle_request() {
   Route route = context_->router->route(path_);
   handler_ = route.handler;
   route_rest_ = route.rest;
+  route_choice_ = 0;
   RouteFacts facts;
   if (handler_ != nullptr) facts = handler_->facts(route_rest_, method_);
   if (!admit_request(facts)) return;  // 401, 403 or a CORS preflight

@@ -43,7 +43,7 @@ ResponseBuilder HttpConnection::begin_response(int status) {
     context_->access->add_response_headers(rb, access_);  // CORS, on errors too
   }
   if (close_after_response_ || !keep_alive_ || shutting_down_) rb.header("Connection", "close");
-  if (handler_ != nullptr) handler_->add_common_fields(rb);
+  if (handler_ != nullptr) handler_->add_request_fields(*this, rb);
   return rb;
 }
 

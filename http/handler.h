@@ -43,7 +43,8 @@ inline constexpr uint8_t kUnsupportedOverride = 0xFF;
 
 class RequestContext {
  public:
-  // The request. The head stays valid until the response has been sent.
+  // The request. The head is valid until its body is read (then see route_choice()); method(),
+  // path() and route_rest() until the response has been sent.
   virtual const RequestHead& head() const = 0;
   virtual uint8_t method() const = 0;  // effective (X-HTTP-Method-Override honoured on POST)
   virtual bool head_request() const = 0;  // answers carry no content
@@ -83,6 +84,12 @@ class RequestContext {
   // its first bytes), valid until the response is sent.
   virtual std::span<uint8_t> scratch() = 0;
 
+  // A byte the route's handler keeps for the request's life, 0 when a request starts: e.g.
+  // which protocol a shared route chose. (The head is not kept once a body has been read: the
+  // parser starts on the next request's head then, so a choice made from the head is stored.)
+  virtual uint8_t route_choice() const = 0;
+  virtual void set_route_choice(uint8_t choice) = 0;
+
   // The URL of an upload for a Location field (signed when a signature created it).
   virtual std::string_view upload_location(std::string_view prefix, std::string_view id,
                                            char* out, size_t capacity) = 0;
@@ -109,6 +116,12 @@ class Handler {
   // Fields every final response on this handler's routes carries, also the ones the connection
   // gives itself once the request is routed (401, 403, a CORS refusal).
   virtual void add_common_fields(ResponseBuilder& /*response*/) const {}
+  // The same, for handlers whose fields depend on the request (a route shared by protocols that
+  // are told apart by their headers): what the connection calls. ctx.head() may be incomplete
+  // when the request was refused before routing finished.
+  virtual void add_request_fields(const RequestContext& /*ctx*/, ResponseBuilder& response) const {
+    add_common_fields(response);
+  }
 };
 
 // The body size an append request declares: -1 when unknown until it ends (chunked); a

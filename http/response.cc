@@ -8,6 +8,7 @@ namespace ringest::http {
 const char* reason_phrase(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 104: return "Upload Resumption Supported";  // IETF resumable uploads
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";

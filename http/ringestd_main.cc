@@ -30,6 +30,7 @@
 #include "http/builtin/metrics_handler.h"
 #include "http/connection_pool.h"
 #include "http/router.h"
+#include "http/files_route.h"
 #include "http/server_context.h"
 #include "http/tus/tus_handler.h"
 
@@ -265,13 +266,16 @@ int run(const Config& config) {
   ReactorGroup group(config, threads);
   // Routes: the protocols and the server's own endpoints.
   tus::TusHandler tus("/files/");
+  ietf::IetfHandler ietf("/files/");
+  // tus and IETF Resumable Uploads share /files/, told apart by their headers.
+  http::FilesRoute files(&tus, &ietf, config.max_upload_bytes, config.max_append_bytes);
   http::MetricsHandler metrics(group.reactors(), &store);
   http::HealthzHandler healthz;
   http::Router router;
-  router.add("/files/", &tus);
+  router.add("/files/", &files);
   router.add("/metrics", &metrics);
   router.add("/healthz", &healthz);
-  router.set_default(&tus);  // OPTIONS *: the tus capabilities
+  router.set_default(&files);  // OPTIONS *: the tus capabilities and the IETF Upload-Limit
   http::ServerContext context;
   context.config = &config;
   context.store = &store;

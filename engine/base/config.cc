@@ -20,6 +20,9 @@ offset fdatasync'd first.
                               outside it
   --threads N                 reactor threads, one io_uring each (default: online cores)
   --max-upload-bytes N        largest Upload-Length accepted (default 1T)
+  --max-append-bytes N        largest body of one append request, for a proxy in front that
+                              caps bodies (IETF uploads announce it in Upload-Limit as
+                              max-append-size and get 413 above it; default 0: no limit)
   --checkpoint-bytes N        commit (fdatasync + record) at least every N body bytes
                               (default 64M)
   --buffer-bytes N            size of one receive buffer slot (default 256K; multiple of 4K)
@@ -200,6 +203,11 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
         return fail("--max-upload-bytes wants a size, got '" + value + "'");
       }
       c.max_upload_bytes = size;
+    } else if (flag == "--max-append-bytes") {
+      if (!parse_size(value, &size) || size > (uint64_t{1} << 62)) {
+        return fail("--max-append-bytes wants a size, got '" + value + "'");
+      }
+      c.max_append_bytes = size;
     } else if (flag == "--checkpoint-bytes") {
       if (!parse_size(value, &size) || size < 4096) {
         return fail("--checkpoint-bytes wants a size of at least 4K, got '" + value + "'");

@@ -18,6 +18,9 @@ struct Config {
   int threads = 0;                                    // 0: one reactor per online core
   uint64_t max_upload_bytes = uint64_t{1} << 40;      // largest Upload-Length accepted (1 TiB)
   uint64_t checkpoint_bytes = uint64_t{64} << 20;     // commit at least this often in a body
+  // The largest body one append request may carry (0: no limit beyond the upload's length), for
+  // a proxy in front that caps request bodies; announced in IETF Upload-Limit max-append-size.
+  uint64_t max_append_bytes = 0;
   uint32_t buffer_bytes = 256u << 10;                 // one slot of the per-reactor pool
   uint32_t buffers_per_reactor = 64;                  // slots in each reactor's pool
   uint32_t buffers_per_connection = 4;                // slots one connection may hold at once

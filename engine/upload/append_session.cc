@@ -239,6 +239,11 @@ void AppendSession::finish(BodyEnd end) {
     writer_.discard();  // may call on_writer_finished() right away
     return;
   }
+  // (Only a whole body ends the upload; a write that failed leaves the length open.)
+  if (request_.ends_upload && end == BodyEnd::kComplete && !writer_.failed() &&
+      !request_.upload->view().length_known()) {
+    writer_.declare_length_at_end();
+  }
   writer_.finish();  // may call on_writer_finished() right away
 }
 
@@ -267,6 +272,9 @@ void AppendSession::on_writer_finished(Status status) {
     case BodyEnd::kStorageError: outcome = AppendOutcome::kStorageError; break;
   }
   if (end_ == BodyEnd::kComplete && verdict_ != AppendOutcome::kOk) outcome = verdict_;
+  if (outcome == AppendOutcome::kOk && request_.ends_upload && !view.complete()) {
+    outcome = AppendOutcome::kLengthConflict;  // the body ended short of the known length
+  }
   if (!status.ok() && end_ != BodyEnd::kPeerGone && end_ != BodyEnd::kCutOff) {
     RINGEST_LOG_ERROR("upload %.*s: write failed at or after offset %llu: %s", 32,
                       upload.id_chars, static_cast<unsigned long long>(view.offset),

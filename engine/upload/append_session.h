@@ -43,6 +43,10 @@ struct AppendRequest {
   int64_t body_bytes = -1;                   // -1: unknown until the body ends (chunked)
   uint64_t declare_length = kUnknownLength;  // the request sets the (deferred) length
   uint64_t max_length = 0;                   // the largest length an upload may have
+  // The end of this body is the end of the upload (IETF `Upload-Complete: ?1` on a chunked
+  // body): when the body ends whole, an unknown length becomes the offset reached; a known
+  // length not reached by then ends the request in kLengthConflict (what arrived is kept).
+  bool ends_upload = false;
   ChecksumSpec checksum;
 };
 

@@ -168,6 +168,12 @@ uint64_t UploadWriter::landed_prefix(uint32_t* crc) const {
   return prefix;
 }
 
+void UploadWriter::declare_length_at_end() {
+  RINGEST_CHECK(upload_ != nullptr && !finishing_);
+  declared_length_ = next_offset_;
+  length_committed_ = false;
+}
+
 void UploadWriter::finish() {
   finishing_ = true;
   progress();

@@ -99,6 +99,9 @@ class UploadWriter final : public CompletionHandler {
   // The request's bytes are being hashed (a checksum): they must pass through memory.
   bool digesting() const { return request_digest_.active(); }
 
+  // Before finish(): the upload's length is what this request reached (a body whose end is the
+  // upload's end); committed with the last bytes.
+  void declare_length_at_end();
   void finish();
   // Like finish(), but commits nothing of this request (its bytes past the committed offset stay
   // in the file, never reported, and the next append overwrites them).

@@ -13,11 +13,13 @@ constexpr std::string_view kAllowMethods = "POST, GET, HEAD, PATCH, DELETE, OPTI
 constexpr std::string_view kAllowHeaders =
     "Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, "
     "Upload-Defer-Length, Upload-Concat, Upload-Checksum, X-Requested-With, "
-    "X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match";
+    "X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match, Upload-Complete, "
+    "Upload-Draft-Interop-Version";
 constexpr std::string_view kExposeHeaders =
     "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
     "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Repr-Digest, "
-    "ETag, Content-Range, Content-Disposition, Accept-Ranges";
+    "ETag, Content-Range, Content-Disposition, Accept-Ranges, Upload-Complete, "
+    "Upload-Draft-Interop-Version, Upload-Limit";
 constexpr std::string_view kMaxAgeSeconds = "86400";
 constexpr std::string_view kChallenge = "Bearer realm=\"ringest\"";
 

@@ -249,3 +249,16 @@ write_record("v3_final_bad_flags_resealed",
 write_record("metadata_v1_64_pairs", b",".join(b"k%d" % i for i in range(64)))
 write_record("metadata_v1_forms", b" filename  d29ybGQudHh0 ,\tempty,x+/ AAD/,k Zh==,n YWI=")
 write_record("metadata_v2_block", block([(b"a", b"1"), (b"bb", b""), (b"c" * 3, b"\x00\xff")]))
+
+# ietf_headers: field values (Structured Field items as the IETF resumable-upload fields carry
+# them, and near misses).
+for name, value in [
+    ("complete_true", b"?1"), ("complete_false", b"?0"), ("complete_padded", b"  ?1\t"),
+    ("complete_param", b"?1;a=b"), ("complete_word", b"true"),
+    ("offset_15_digits", b"999999999999999"), ("offset_16_digits", b"1000000000000000"),
+    ("offset_negative", b"-1"), ("offset_zero", b"0"), ("version_8", b"8"), ("version_6", b"6"),
+    ("partial_upload", b"application/partial-upload"),
+    ("partial_upload_params", b"Application/Partial-Upload ; charset=x"),
+    ("get_prefixed", b"GET 8"),
+]:
+    write("ietf_headers", name, value)

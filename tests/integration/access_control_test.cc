@@ -602,7 +602,8 @@ TEST_F(AccessControl, CorsPreflightNeedsNoCredentialsAndAnswersAllowedOriginsOnl
   for (const char* h : {"Authorization", "Content-Type", "Tus-Resumable", "Upload-Length",
                         "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat",
                         "Upload-Checksum", "X-Requested-With", "X-HTTP-Method-Override",
-                        "Range", "If-Range", "If-Match", "If-None-Match"}) {
+                        "Range", "If-Range", "If-Match", "If-None-Match", "Upload-Complete",
+                        "Upload-Draft-Interop-Version"}) {
     EXPECT_NE(r->header("access-control-allow-headers").find(h), std::string::npos) << h;
   }
   EXPECT_FALSE(r->header("access-control-max-age").empty());
@@ -636,7 +637,8 @@ TEST_F(AccessControl, CorsHeadersOnRealResponsesIncludingErrors) {
   const std::string expose =
       "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
       "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
-      "Repr-Digest, ETag, Content-Range, Content-Disposition, Accept-Ranges";
+      "Repr-Digest, ETag, Content-Range, Content-Disposition, Accept-Ranges, Upload-Complete, "
+      "Upload-Draft-Interop-Version, Upload-Limit";
   auto check_cors = [&](const std::optional<Response>& r, const std::string& what) {
     ASSERT_TRUE(r) << what;
     EXPECT_EQ(r->header("access-control-allow-origin"), kOrigin) << what;
@@ -745,6 +747,54 @@ TEST_F(AccessControl, ChecksAllocateNothingOnReactorThreadsAfterWarmUp) {
   uint64_t after = metric_value("ringest_reactor_heap_allocations_total");
   ASSERT_NE(after, ~uint64_t{0}) << "allocation counter unreadable";
   EXPECT_EQ(after - before, 0u) << "heap allocations on the reactor thread during 240 requests";
+}
+
+// IETF Resumable Uploads share the access control of /files/: a creation by a signed URL gets
+// the signed upload Location in its 104 and its 201 alike, and appends through it; a bearer token
+// guards every method, and a refused creation gets no 104 (no upload was made).
+TEST_F(AccessControl, IetfUploadsGoThroughSignedUrlsAndTokens) {
+  std::vector<std::string> args = key_args();
+  std::vector<std::string> tokens = token_args();
+  args.insert(args.end(), tokens.begin(), tokens.end());
+  start(args);
+  uint64_t expires = now_s() + 300;
+  Connection c(port_);
+  c.send_all("POST " + signed_target("POST", "/files/", expires) +
+             " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n"
+             "Upload-Complete: ?0\r\nUpload-Length: 5\r\n\r\n");
+  auto interim = c.read_response();
+  ASSERT_TRUE(interim);
+  ASSERT_EQ(interim->status, 104);
+  auto created = c.read_response();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201);
+  std::string loc = created->header("location");
+  EXPECT_EQ(interim->header("location"), loc);
+  EXPECT_EQ(loc, signed_target("*", path_part(loc), expires));
+  auto p = send("PATCH " + loc +
+                " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n"
+                "Content-Type: application/partial-upload\r\nUpload-Offset: 0\r\n"
+                "Upload-Complete: ?1\r\nContent-Length: 5\r\n\r\nhello");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 204);
+  EXPECT_EQ(p->header("upload-complete"), "?1");
+
+  const std::string create_ietf = "POST /files/ HTTP/1.1\r\nHost: t\r\n"
+                                  "Upload-Draft-Interop-Version: 8\r\nUpload-Complete: ?0\r\n\r\n";
+  auto refused = send(create_ietf);  // the first answer must be the 401: no 104 before it
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  auto allowed = send(with(create_ietf, bearer(kToken)));
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 104);
+  std::string head_ietf = "HEAD " + path_part(loc) +
+                          " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n\r\n";
+  EXPECT_EQ(status(head_ietf, true), 401);
+  auto h = send(with(head_ietf, bearer(kToken)), true);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(h->header("upload-offset"), "5");
+  EXPECT_EQ(h->header("upload-complete"), "?1");
 }
 
 }  // namespace

@@ -214,6 +214,81 @@ std::string TusDriver::upload_id(const UploadHandle& upload) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// IETF Resumable Uploads, interop version 8
+
+std::string IetfDriver::create_request(uint64_t length, std::string_view file_name) const {
+  std::string disposition;
+  if (!file_name.empty()) {
+    disposition =
+        "Content-Disposition: attachment; filename=\"" + std::string(file_name) + "\"\r\n";
+  }
+  return "POST /files/ HTTP/1.1\r\nHost: t\r\nUpload-Complete: ?0\r\nUpload-Length: " +
+         std::to_string(length) + "\r\n" + disposition + "Content-Length: 0\r\n\r\n";
+}
+
+UploadHandle IetfDriver::created(const std::optional<Response>& response, uint64_t length) const {
+  if (!response || response->status != 201 || response->header("location").empty()) return {};
+  return UploadHandle{response->header("location"), length};
+}
+
+std::string IetfDriver::append_head(const UploadHandle& upload, uint64_t offset,
+                                    uint64_t length) const {
+  bool completes = offset + length == upload.length;
+  return "PATCH " + upload.url +
+         " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n"
+         "Content-Type: application/partial-upload\r\nUpload-Offset: " +
+         std::to_string(offset) + "\r\nUpload-Complete: " + (completes ? "?1" : "?0") +
+         "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+}
+
+AppendOutcome IetfDriver::interpret_append(const std::optional<Response>& response) const {
+  AppendOutcome out;
+  if (!response) return out;
+  out.status = response->status;
+  out.offset = header_number(*response, "upload-offset");
+  bool complete_field = !response->header("upload-complete").empty();
+  if (response->status == 204 && out.offset && complete_field) {
+    out.kind = AppendOutcome::Kind::kAccepted;
+  } else if (response->status == 409 && out.offset) {
+    out.kind = AppendOutcome::Kind::kConflict;  // mismatching-upload-offset: the right offset
+  } else if (response->status >= 400 && response->status != 409) {
+    out.kind = AppendOutcome::Kind::kRefused;
+  } else {
+    out.kind = AppendOutcome::Kind::kOther;
+  }
+  return out;
+}
+
+std::optional<UploadState> IetfDriver::state(uint16_t port, const UploadHandle& upload) const {
+  std::optional<Response> r = request(
+      port,
+      "HEAD " + upload.url + " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n\r\n",
+      true);
+  if (!r || r->status != 200 || r->header("upload-complete").empty()) return std::nullopt;
+  std::optional<uint64_t> offset = header_number(*r, "upload-offset");
+  if (!offset) return std::nullopt;
+  UploadState s;
+  s.offset = *offset;
+  s.length = header_number(*r, "upload-length");
+  return s;
+}
+
+std::string IetfDriver::download_request(const UploadHandle& upload) const {
+  return "GET " + upload.url + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
+
+bool IetfDriver::remove(uint16_t port, const UploadHandle& upload) const {
+  std::optional<Response> r = request(
+      port, "DELETE " + upload.url +
+                " HTTP/1.1\r\nHost: t\r\nUpload-Draft-Interop-Version: 8\r\n\r\n");
+  return r && r->status == 204;
+}
+
+std::string IetfDriver::upload_id(const UploadHandle& upload) const {
+  return id_of(upload.url.substr(0, upload.url.find('?')));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 ::testing::AssertionResult answer_offset_is(const UploadDriver& driver,
                                             const AppendOutcome& outcome, uint64_t expected) {
@@ -234,7 +309,8 @@ std::string download_sha256(const UploadDriver& driver, uint16_t port, const Upl
 
 const std::vector<const UploadDriver*>& upload_drivers() {
   static const TusDriver tus;
-  static const std::vector<const UploadDriver*> drivers = {&tus};
+  static const IetfDriver ietf;
+  static const std::vector<const UploadDriver*> drivers = {&tus, &ietf};
   return drivers;
 }
 

@@ -136,6 +136,30 @@ class TusDriver final : public UploadDriver {
   std::string upload_id(const UploadHandle& upload) const override;
 };
 
+// IETF Resumable Uploads (draft-ietf-httpbis-resumable-upload, interop version 8) at /files/.
+// The creation names no interop version (as a client of the final RFC would), so its only
+// answer is the 201 a scenario reads; every other request names version 8. An append says
+// `Upload-Complete: ?1` when it ends at the declared length.
+class IetfDriver final : public UploadDriver {
+ public:
+  std::string name() const override { return "ietf"; }
+  // HEAD reports no file name (the draft has no field for it; the download is named by it).
+  DriverTraits traits() const override {
+    DriverTraits t;
+    t.state_has_file_name = false;
+    return t;
+  }
+  std::string create_request(uint64_t length, std::string_view file_name) const override;
+  UploadHandle created(const std::optional<Response>& response, uint64_t length) const override;
+  std::string append_head(const UploadHandle& upload, uint64_t offset,
+                          uint64_t length) const override;
+  AppendOutcome interpret_append(const std::optional<Response>& response) const override;
+  std::optional<UploadState> state(uint16_t port, const UploadHandle& upload) const override;
+  std::string download_request(const UploadHandle& upload) const override;
+  bool remove(uint16_t port, const UploadHandle& upload) const override;
+  std::string upload_id(const UploadHandle& upload) const override;
+};
+
 // Checks the offset an answer reported against the protocol's promise: `expected` where answers
 // carry offsets (DriverTraits::offset_in_answers), none where they do not.
 ::testing::AssertionResult answer_offset_is(const UploadDriver& driver,

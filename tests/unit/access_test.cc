@@ -667,7 +667,8 @@ TEST_F(Policy, CorsPreflightAndResponseHeaders) {
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Allow-Headers: Authorization, Content-Type, Tus-Resumable"),
             std::string::npos);
-  EXPECT_NE(h.find("X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match\r\n"),
+  EXPECT_NE(h.find("X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match, "
+                   "Upload-Complete, Upload-Draft-Interop-Version\r\n"),
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Max-Age: "), std::string::npos);
   EXPECT_NE(h.find("Vary: Origin\r\n"), std::string::npos);
@@ -687,7 +688,8 @@ TEST_F(Policy, CorsPreflightAndResponseHeaders) {
   EXPECT_NE(h.find("Access-Control-Expose-Headers: Location, Upload-Offset, Upload-Length, "
                    "Upload-Metadata, Upload-Expires, Upload-Concat, Tus-Resumable, Tus-Version, "
                    "Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Repr-Digest, ETag, "
-                   "Content-Range, Content-Disposition, Accept-Ranges\r\n"),
+                   "Content-Range, Content-Disposition, Accept-Ranges, Upload-Complete, "
+                   "Upload-Draft-Interop-Version, Upload-Limit\r\n"),
             std::string::npos)
       << h;
   EXPECT_EQ(h.find("Access-Control-Allow-Methods"), std::string::npos);

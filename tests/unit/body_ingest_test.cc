@@ -151,13 +151,15 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
   // rest from `send` on the client thread. Returns how the ingest ended.
   IngestEnd append(Strategy strategy, uint64_t offset, const std::string& body, uint32_t leftover,
                    bool handed_over, const std::function<void(int)>& send,
-                   const std::function<void(BodyIngest&)>& during = nullptr) {
+                   const std::function<void(BodyIngest&)>& during = nullptr,
+                   bool ends_upload = false) {
     SocketPair pair(strategy == Strategy::kSplice);
     AppendRequest request;
     request.upload = upload_.get();
     request.offset = offset;
     request.body_bytes = static_cast<int64_t>(body.size());
     request.max_length = 1ull << 40;
+    request.ends_upload = ends_upload;
     ready_ = false;
     session_.open(request, this);
     EXPECT_TRUE(run_until([&] { return ready_; }));
@@ -208,6 +210,8 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
     return out;
   }
   uint64_t committed() { return upload_->view().offset; }
+  UploadView view() { return upload_->view(); }
+  AppendOutcome done_outcome() const { return done_outcome_; }
   uint64_t direct_bytes() { return reactor_.stats().body_bytes_direct.load(); }
   uint32_t free_slots() { return reactor_.pool().free_count(); }
   uint64_t received() const { return received_; }
@@ -225,7 +229,10 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
     ready_outcome_ = outcome;
   }
   void on_append_cut() override {}
-  void on_append_done(AppendOutcome, const UploadView&) override { done_ = true; }
+  void on_append_done(AppendOutcome outcome, const UploadView&) override {
+    done_ = true;
+    done_outcome_ = outcome;
+  }
   // StoreListener
   void on_store_done(StoreOp*, Status status) override {
     store_done_ = true;
@@ -252,6 +259,7 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
   bool ended_ = false;
   IngestEnd end_ = IngestEnd::kComplete;
   bool done_ = false;
+  AppendOutcome done_outcome_ = AppendOutcome::kOk;
   uint64_t received_ = 0;
 };
 
@@ -375,6 +383,62 @@ TEST_P(IngestTest, CutOffBodyCommitsWhatArrived) {
             IngestEnd::kCut);
   EXPECT_EQ(rig.committed(), sent);
   EXPECT_EQ(rig.stored(sent), data.substr(0, sent));
+}
+
+// AppendRequest::ends_upload (IETF `Upload-Complete: ?1` with a body whose length nobody
+// declared): a whole body fixes the length at the offset reached and completes the upload.
+TEST_P(IngestTest, ABodyThatEndsTheUploadSetsTheLengthWhereItEnds) {
+  const std::string data = random_bytes(1024 * 1024 + 333, 7);
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(kUnknownLength);
+  std::string first = data.substr(0, 70000);
+  EXPECT_EQ(rig.append(GetParam(), 0, first, 0, false,
+                       [&](int fd) { send_all(fd, first.data(), first.size()); }),
+            IngestEnd::kComplete);
+  EXPECT_FALSE(rig.view().length_known());
+  std::string rest = data.substr(first.size());
+  EXPECT_EQ(rig.append(GetParam(), first.size(), rest, 0, false,
+                       [&](int fd) { send_all(fd, rest.data(), rest.size()); }, nullptr, true),
+            IngestEnd::kComplete);
+  EXPECT_EQ(rig.done_outcome(), AppendOutcome::kOk);
+  EXPECT_EQ(rig.view().length, data.size());
+  EXPECT_TRUE(rig.view().complete());
+  EXPECT_EQ(rig.stored(data.size()), data);
+}
+
+// ... but a body that does not end whole keeps what arrived and leaves the length open.
+TEST_P(IngestTest, ABodyThatShouldEndTheUploadButBreaksOffLeavesItOpen) {
+  const std::string data = random_bytes(2 * 1024 * 1024, 8);
+  const size_t sent = 700000;
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(kUnknownLength);
+  EXPECT_EQ(rig.append(GetParam(), 0, data, 0, false,
+                       [&](int fd) {
+                         send_all(fd, data.data(), sent);
+                         ::shutdown(fd, SHUT_WR);
+                       },
+                       nullptr, true),
+            IngestEnd::kPeerGone);
+  EXPECT_EQ(rig.committed(), sent);
+  EXPECT_FALSE(rig.view().length_known());
+  EXPECT_FALSE(rig.view().complete());
+  EXPECT_EQ(rig.stored(sent), data.substr(0, sent));
+}
+
+// ... and one that ends whole short of a length already known says so (kLengthConflict),
+// keeping its bytes: the upload stays incomplete and resumable.
+TEST_P(IngestTest, ABodyThatEndsTheUploadShortOfItsKnownLengthIsAConflict) {
+  const std::string data = random_bytes(100000, 9);
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(data.size());
+  std::string part = data.substr(0, 60000);
+  EXPECT_EQ(rig.append(GetParam(), 0, part, 0, false,
+                       [&](int fd) { send_all(fd, part.data(), part.size()); }, nullptr, true),
+            IngestEnd::kComplete);
+  EXPECT_EQ(rig.done_outcome(), AppendOutcome::kLengthConflict);
+  EXPECT_EQ(rig.committed(), part.size());
+  EXPECT_EQ(rig.view().length, data.size());
+  EXPECT_FALSE(rig.view().complete());
 }
 
 TEST_P(IngestTest, APoolSmallerThanTheConnectionsShareMeansBackpressureNotFailure) {

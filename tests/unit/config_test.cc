@@ -58,6 +58,7 @@ TEST(ParseArgsTest, DefaultsWithOnlyRequiredFlags) {
   EXPECT_EQ(c.threads, defaults.threads);
   EXPECT_EQ(c.buffer_bytes, defaults.buffer_bytes);
   EXPECT_EQ(c.max_upload_bytes, defaults.max_upload_bytes);
+  EXPECT_EQ(c.max_append_bytes, 0u);  // no cap on one append unless asked
 }
 
 TEST(ParseArgsTest, AllFlagsSeparateValues) {
@@ -69,6 +70,8 @@ TEST(ParseArgsTest, AllFlagsSeparateValues) {
                             "3",
                             "--max-upload-bytes",
                             "2G",
+                            "--max-append-bytes",
+                            "100M",
                             "--checkpoint-bytes",
                             "8M",
                             "--buffer-bytes",
@@ -92,6 +95,7 @@ TEST(ParseArgsTest, AllFlagsSeparateValues) {
   EXPECT_EQ(c.data_dir, "/data");
   EXPECT_EQ(c.threads, 3);
   EXPECT_EQ(c.max_upload_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(c.max_append_bytes, uint64_t{100} << 20);
   EXPECT_EQ(c.checkpoint_bytes, uint64_t{8} << 20);
   EXPECT_EQ(c.buffer_bytes, 128u << 10);
   EXPECT_EQ(c.buffers_per_reactor, 32u);
@@ -155,6 +159,7 @@ TEST(ParseArgsTest, Help) {
   EXPECT_NE(usage.find("--listen"), std::string::npos);
   EXPECT_NE(usage.find("--data-dir"), std::string::npos);
   EXPECT_NE(usage.find("--buffers-per-connection"), std::string::npos);
+  EXPECT_NE(usage.find("--max-append-bytes"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,6 +199,8 @@ TEST(ParseArgsTest, InvalidCommandLinesNameTheFlag) {
       {{"--listen", "h:1", "--data-dir", "d", "--max-upload-bytes", "1KB"}, "--max-upload-bytes"},
       {{"--listen", "h:1", "--data-dir", "d", "--max-upload-bytes", "99999999T"},
        "--max-upload-bytes"},
+      {{"--listen", "h:1", "--data-dir", "d", "--max-append-bytes", "1X"}, "--max-append-bytes"},
+      {{"--listen", "h:1", "--data-dir", "d", "--max-append-bytes", "-1"}, "--max-append-bytes"},
       {{"--listen", "h:1", "--data-dir", "d", "--checkpoint-bytes", "64Q"}, "--checkpoint-bytes"},
       {{"--listen", "h:1", "--data-dir", "d", "--checkpoint-bytes", "4095"}, "--checkpoint-bytes"},
       {{"--listen", "h:1", "--data-dir", "d", "--buffer-bytes", "20000"}, "--buffer-bytes"},
