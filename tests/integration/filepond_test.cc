@@ -434,5 +434,36 @@ TEST_F(FilePond, BearerTokensGuardTheRoute) {
   EXPECT_EQ(upload_records(), 1u);
 }
 
+// The small-body seam (RequestContext::read_small_body) the form and the revert go through: a
+// body that trickles in, a request pipelined behind one, and a body too slow for --head-timeout.
+TEST_F(FilePond, SmallBodiesTrickleInAndPipelinedRequestsFollow) {
+  std::string body = form(R"({"filename":"slow.txt"})");
+  std::string raw = create_request("Upload-Length: 4\r\n", body);
+  Connection c(port_);
+  size_t half = raw.size() - body.size() / 2;
+  ASSERT_TRUE(c.send_all(raw.substr(0, half)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(c.send_all(raw.substr(half)));
+  auto created = c.read_response();
+  ASSERT_EQ(status_of(created), 200);
+  std::string id = created->body;
+  // Revert and a HEAD in one write: the second request waits behind the first's body.
+  ASSERT_TRUE(c.send_all("DELETE /filepond HTTP/1.1\r\nHost: t\r\nContent-Length: 32\r\n\r\n" +
+                         id + "HEAD /filepond?patch=" + id + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(status_of(c.read_response()), 204);
+  EXPECT_EQ(status_of(c.read_response(true)), 404);
+}
+
+TEST_F(FilePond, ASmallBodyTooSlowForTheHeadTimeoutGets408) {
+  start({"--head-timeout", "1s"});
+  std::string raw = create_request("Upload-Length: 4\r\n", form("{}"));
+  Connection c(port_);
+  ASSERT_TRUE(c.send_all(raw.substr(0, raw.size() - 10)));  // and then nothing
+  auto r = c.read_response();
+  ASSERT_EQ(status_of(r), 408);
+  EXPECT_TRUE(c.closed_by_peer(10000));
+  EXPECT_EQ(upload_records(), 0u);
+}
+
 }  // namespace
 }  // namespace ringest::test
