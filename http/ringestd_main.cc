@@ -29,6 +29,7 @@
 #include "http/builtin/healthz_handler.h"
 #include "http/builtin/metrics_handler.h"
 #include "http/connection_pool.h"
+#include "http/filepond/filepond_handler.h"
 #include "http/router.h"
 #include "http/files_route.h"
 #include "http/server_context.h"
@@ -273,6 +274,8 @@ int run(const Config& config) {
   http::HealthzHandler healthz;
   http::Router router;
   router.add("/files/", &files);
+  filepond::FilepondHandler filepond;  // FilePond's chunk protocol (server.url: /filepond)
+  router.add("/filepond/", &filepond);
   router.add("/metrics", &metrics);
   router.add("/healthz", &healthz);
   router.set_default(&files);  // OPTIONS *: the tus capabilities and the IETF Upload-Limit

@@ -48,6 +48,11 @@ struct AppendRequest {
   // length not reached by then ends the request in kLengthConflict (what arrived is kept).
   bool ends_upload = false;
   ChecksumSpec checksum;
+  // The request's bytes count only once its whole body has landed: no checkpoint commits, and
+  // a body cut short (cut off, timed out, client gone, a failed write) commits nothing, so the
+  // committed offset stays where the request began (a protocol whose clients resume at request
+  // boundaries: FilePond's chunks). A checksum implies it.
+  bool all_or_nothing = false;
 };
 
 enum class AppendOutcome : uint8_t {

@@ -166,7 +166,7 @@ void IetfHandler::create(RequestContext& ctx) const {
     return error(ctx, 413, "the body is longer than Upload-Limit max-append-size");
   }
   // The representation's metadata, as tus keeps it: a download of the upload is named and typed
-  // by it (`filetype`, `filename`; see http/tus/tus_download.h, which sanitizes both).
+  // by it (`filetype`, `filename`; see http/download/file_download.h, which sanitizes both).
   storage::MetadataBlockWriter writer;
   std::string_view type = head.get("Content-Type");
   if (!type.empty()) writer.add("filetype", type);

@@ -262,3 +262,18 @@ for name, value in [
     ("get_prefixed", b"GET 8"),
 ]:
     write("ietf_headers", name, value)
+# filepond_request: the input is, at once, a request target (the query), a form (Content-Type,
+# '\n', multipart body), a metadata JSON text and an Upload-Name value.
+FP_FORM = (b'------WebKitFormBoundaryAbC\r\nContent-Disposition: form-data; name="filepond"\r\n\r\n'
+           b'{"filename":"cat.png","filetype":"image/png"}\r\n------WebKitFormBoundaryAbC--\r\n')
+write("filepond_request", "query-patch", b"/filepond?patch=0123456789abcdef0123456789abcdef")
+write("filepond_request", "query-fetch", b"/filepond?fetch=http://x/?a=1&b=2")
+write("filepond_request", "form-browser",
+      b"multipart/form-data; boundary=----WebKitFormBoundaryAbC\n" + FP_FORM)
+write("filepond_request", "form-two-parts",
+      b'multipart/form-data; boundary="b"\npre\r\n--b\r\nContent-Disposition: form-data; '
+      b'name="a"; filename="x"\r\n\r\nxyz\r\n--b\r\nContent-Disposition: form-data; name="b"'
+      b'\r\n\r\n{}\r\n--b--\r\n')
+write("filepond_request", "json-object",
+      b'{"filename":"caf\\u00e9","n":1,"o":{"a":"b"},"l":["x"],"filename":"again"}')
+write("filepond_request", "name-utf8", "été ✓.txt".encode())

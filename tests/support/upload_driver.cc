@@ -1,6 +1,8 @@
 #include "tests/support/upload_driver.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 
 namespace ringest::test {
 namespace {
@@ -289,6 +291,106 @@ std::string IetfDriver::upload_id(const UploadHandle& upload) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// FilePond
+
+namespace {
+// A JSON string's contents for `text` (quotes, backslashes and control characters escaped).
+std::string json_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+constexpr std::string_view kPatchQuery = "/filepond?patch=";
+}  // namespace
+
+DriverTraits FilepondDriver::traits() const {
+  DriverTraits t;
+  t.keeps_partial_appends = false;  // a chunk counts whole or not at all
+  t.state_has_file_name = false;    // HEAD ?patch= reports offsets only
+  return t;
+}
+
+std::string FilepondDriver::create_request(uint64_t length, std::string_view file_name) const {
+  std::string json = file_name.empty() ? "{}" : "{\"filename\":\"" + json_escape(file_name) + "\"}";
+  std::string body = "--fp-boundary\r\nContent-Disposition: form-data; name=\"filepond\"\r\n\r\n" +
+                     json + "\r\n--fp-boundary--\r\n";
+  return "POST /filepond HTTP/1.1\r\nHost: t\r\nUpload-Length: " + std::to_string(length) +
+         "\r\nContent-Type: multipart/form-data; boundary=fp-boundary\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+UploadHandle FilepondDriver::created(const std::optional<Response>& response,
+                                     uint64_t length) const {
+  if (!response || response->status != 200 || response->body.size() != 32) return {};
+  return UploadHandle{std::string(kPatchQuery) + response->body, length};
+}
+
+std::string FilepondDriver::append_head(const UploadHandle& upload, uint64_t offset,
+                                        uint64_t length) const {
+  return "PATCH " + upload.url +
+         " HTTP/1.1\r\nHost: t\r\nContent-Type: application/offset+octet-stream\r\n"
+         "Upload-Offset: " + std::to_string(offset) + "\r\nUpload-Length: " +
+         std::to_string(upload.length) + "\r\nUpload-Name: file.bin\r\nContent-Length: " +
+         std::to_string(length) + "\r\n\r\n";
+}
+
+AppendOutcome FilepondDriver::interpret_append(const std::optional<Response>& response) const {
+  AppendOutcome out;
+  if (!response) return out;
+  out.status = response->status;
+  out.offset = header_number(*response, "upload-offset");
+  if (response->status == 204 && out.offset) {
+    out.kind = AppendOutcome::Kind::kAccepted;
+  } else if (response->status == 409 && out.offset) {
+    out.kind = AppendOutcome::Kind::kConflict;
+  } else if (response->status >= 400 && response->status != 409) {
+    out.kind = AppendOutcome::Kind::kRefused;
+  } else {
+    out.kind = AppendOutcome::Kind::kOther;
+  }
+  return out;
+}
+
+std::optional<UploadState> FilepondDriver::state(uint16_t port, const UploadHandle& upload) const {
+  std::optional<Response> r =
+      request(port, "HEAD " + upload.url + " HTTP/1.1\r\nHost: t\r\n\r\n", true);
+  if (!r || r->status != 200) return std::nullopt;
+  std::optional<uint64_t> offset = header_number(*r, "upload-offset");
+  if (!offset) return std::nullopt;
+  UploadState s;
+  s.offset = *offset;
+  s.length = header_number(*r, "upload-length");
+  return s;
+}
+
+std::string FilepondDriver::download_request(const UploadHandle& upload) const {
+  return "GET /filepond?load=" + upload_id(upload) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
+
+bool FilepondDriver::remove(uint16_t port, const UploadHandle& upload) const {
+  std::string id = upload_id(upload);
+  std::optional<Response> r =
+      request(port, "DELETE /filepond HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: " + std::to_string(id.size()) + "\r\n\r\n" + id);
+  return r && r->status == 204;
+}
+
+std::string FilepondDriver::upload_id(const UploadHandle& upload) const {
+  return upload.url.substr(std::min(upload.url.size(), kPatchQuery.size()));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 ::testing::AssertionResult answer_offset_is(const UploadDriver& driver,
                                             const AppendOutcome& outcome, uint64_t expected) {
@@ -310,7 +412,8 @@ std::string download_sha256(const UploadDriver& driver, uint16_t port, const Upl
 const std::vector<const UploadDriver*>& upload_drivers() {
   static const TusDriver tus;
   static const IetfDriver ietf;
-  static const std::vector<const UploadDriver*> drivers = {&tus, &ietf};
+  static const FilepondDriver filepond;
+  static const std::vector<const UploadDriver*> drivers = {&tus, &ietf, &filepond};
   return drivers;
 }
 

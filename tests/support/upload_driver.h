@@ -160,6 +160,24 @@ class IetfDriver final : public UploadDriver {
   std::string upload_id(const UploadHandle& upload) const override;
 };
 
+// FilePond 4.x's chunk protocol at /filepond: creation with a metadata form (the file name as
+// `filename`), chunks as PATCH ?patch=<id> that count whole or not at all, HEAD ?patch=<id> for
+// the offset, ?load=<id> for the bytes, DELETE with the id as the body.
+class FilepondDriver final : public UploadDriver {
+ public:
+  std::string name() const override { return "filepond"; }
+  DriverTraits traits() const override;
+  std::string create_request(uint64_t length, std::string_view file_name) const override;
+  UploadHandle created(const std::optional<Response>& response, uint64_t length) const override;
+  std::string append_head(const UploadHandle& upload, uint64_t offset,
+                          uint64_t length) const override;
+  AppendOutcome interpret_append(const std::optional<Response>& response) const override;
+  std::optional<UploadState> state(uint16_t port, const UploadHandle& upload) const override;
+  std::string download_request(const UploadHandle& upload) const override;
+  bool remove(uint16_t port, const UploadHandle& upload) const override;
+  std::string upload_id(const UploadHandle& upload) const override;
+};
+
 // Checks the offset an answer reported against the protocol's promise: `expected` where answers
 // carry offsets (DriverTraits::offset_in_answers), none where they do not.
 ::testing::AssertionResult answer_offset_is(const UploadDriver& driver,

@@ -1,5 +1,6 @@
-// Downloads of a complete upload (issue #11): GET, and HEAD without Tus-Resumable, answer like a
-// static file server. Content-Type and Content-Disposition come from the upload's metadata
+// Downloads of a complete upload (issue #11), shared by the protocols that serve them (tus: GET,
+// and HEAD without Tus-Resumable; FilePond: ?restore= and ?load=): they answer like a static
+// file server. Content-Type and Content-Disposition come from the upload's metadata
 // (`filetype` / `filename`, as tus-js-client and Uppy send them; `type` / `name` as fallbacks),
 // sanitized so that nothing a client chose can break out of its header; a single byte range is
 // served with 206 (RFC 9110 section 14); ETag, If-None-Match, If-Match and If-Range make a
@@ -31,7 +32,7 @@
 #include "engine/storage/upload_record.h"
 #include "http/handler.h"
 
-namespace ringest::tus {
+namespace ringest::http {
 
 // ---------------------------------------------------------------------------------------------
 // Range (RFC 9110 section 14.2)
@@ -120,8 +121,10 @@ std::string_view sanitize_filename(std::string_view value, std::span<char, kMaxF
 // without '"', '\' and '%' (each other character becomes '_'); filename* is added only when the
 // fallback differs from the name.
 inline constexpr size_t kDispositionBytes = 64 + 4 * kMaxFilenameBytes;
+// `type` is the disposition type ("attachment", or "inline" for FilePond's restore and load).
 std::string_view format_content_disposition(std::string_view sanitized_name,
-                                            std::span<char, kDispositionBytes> out);
+                                            std::span<char, kDispositionBytes> out,
+                                            std::string_view type = "attachment");
 
 // What a download says about the file, from the upload's metadata pairs. Feed every pair to
 // observe(): `filename` beats `name` and `filetype` beats `type`, whatever their order; a value
@@ -129,9 +132,13 @@ std::string_view format_content_disposition(std::string_view sanitized_name,
 // decoded into a scratch each pair overwrites).
 class FileFields {
  public:
+  // `disposition` is the disposition type (a literal: it must outlive the object).
+  explicit FileFields(std::string_view disposition = "attachment") : type_word_(disposition) {}
   void observe(std::string_view key, std::string_view value);
+  // A name to offer when the metadata has none (any `filename` or `name` replaces it).
+  void set_fallback_name(std::string_view name);
   std::string_view content_type() const;         // kDefaultContentType without a valid one
-  std::string_view content_disposition() const;  // "attachment" without a usable name
+  std::string_view content_disposition() const;  // the type alone without a usable name
 
  private:
   char type_[kMediaTypeBytes];
@@ -140,6 +147,7 @@ class FileFields {
   char disposition_[kDispositionBytes];
   size_t disposition_bytes_ = 0;
   uint8_t name_rank_ = 0;
+  std::string_view type_word_;
 };
 
 // Feeds a record's metadata pairs to `fields`; `scratch` decodes v1 values
@@ -153,16 +161,23 @@ bool read_file_fields(const storage::RecordHeaderView& header, std::span<uint8_t
 
 // True for a request that is a download: GET, or HEAD without Tus-Resumable (a HEAD with it is
 // the tus HEAD: Upload-Offset and friends).
-bool is_download(const http::RequestContext& ctx);
+bool is_download(const RequestContext& ctx);
 
 // Starts a download of ctx.upload() (`view` its state): 409 while incomplete; otherwise
 // answers now, or loads the record's header first when the upload has metadata (the handler's
 // on_header_loaded() then calls answer_download()).
-void start_download(http::RequestContext& ctx, const UploadView& view);
+void start_download(RequestContext& ctx, const UploadView& view);
 
 // The answer to a download of a complete upload: 200, 206, 304, 412 or 416, with the file's
 // fields (and its bytes for GET). `header` is the record's header (empty without metadata).
-void answer_download(http::RequestContext& ctx, const UploadView& view,
-                     std::span<const uint8_t> header);
+// How a download presents the file: the disposition type, and a name to offer when the
+// metadata has none (empty: none). tus answers `attachment`; FilePond's restore and load
+// `inline` with the upload id as the fallback name.
+struct DownloadStyle {
+  std::string_view disposition = "attachment";
+  std::string_view fallback_name;
+};
+void answer_download(RequestContext& ctx, const UploadView& view,
+                     std::span<const uint8_t> header, const DownloadStyle& style = {});
 
-}  // namespace ringest::tus
+}  // namespace ringest::http
