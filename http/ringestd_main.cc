@@ -32,6 +32,8 @@
 #include "http/router.h"
 #include "http/server_context.h"
 #include "http/tus/tus_handler.h"
+#include "http/ui/asset_table.h"
+#include "http/ui/ui_handler.h"
 
 namespace ringest {
 namespace {
@@ -212,6 +214,29 @@ bool load_policies(const Config& config, FaultPlan* fault_plan,
   return true;
 }
 
+#ifndef RINGEST_DEFAULT_UI_DIR
+#define RINGEST_DEFAULT_UI_DIR "ui"
+#endif
+
+// The upload page's files, read once (before any reactor runs). False: the page is off (with a
+// log line saying why); the server runs without it.
+bool load_upload_page(const Config& config, http::ui::AssetTable* table) {
+  if (!config.ui_enabled) {
+    RINGEST_LOG_INFO("upload page: off (--no-ui)");
+    return false;
+  }
+  std::string dir = config.ui_dir.empty() ? RINGEST_DEFAULT_UI_DIR : config.ui_dir;
+  std::string error;
+  if (!table->load(dir, &error)) {
+    RINGEST_LOG_WARN("upload page: off: %s (run `npm ci` in ui/, or pass --ui-dir; --no-ui "
+                     "silences this)", error.c_str());
+    return false;
+  }
+  RINGEST_LOG_INFO("upload page: on at /, %zu files (%zu KiB) from %s", table->size(),
+                   table->total_bytes() / 1024, dir.c_str());
+  return true;
+}
+
 // One SO_REUSEPORT listener per reactor; the first picks the port when 0 is asked for.
 bool make_listeners(const Config& config, int threads, std::vector<int>* listeners,
                     uint16_t* port) {
@@ -267,10 +292,16 @@ int run(const Config& config) {
   tus::TusHandler tus("/files/");
   http::MetricsHandler metrics(group.reactors(), &store);
   http::HealthzHandler healthz;
+  http::ui::AssetTable ui_files;  // read-only from here on; outlives the reactors
+  http::ui::UiHandler ui(&ui_files);
   http::Router router;
   router.add("/files/", &tus);
   router.add("/metrics", &metrics);
   router.add("/healthz", &healthz);
+  if (load_upload_page(config, &ui_files)) {
+    router.add_exact("/", &ui);
+    router.add("/ui/", &ui);
+  }
   router.set_default(&tus);  // OPTIONS *: the tus capabilities
   http::ServerContext context;
   context.config = &config;
