@@ -87,7 +87,8 @@ void HttpConnection::on_timer(Timer which) {
         session_.give_up_waiting();  // answered 503 by the handler (on_append_ready)
         return;
       }
-      if (state_ != State::kReadHead) return;
+      // A head, or a small body (bounded like a head), took too long.
+      if (state_ != State::kReadHead && state_ != State::kReadSmallBody) return;
       timed_out_ = true;
       reactor_->stats().timeouts.fetch_add(1, std::memory_order_relaxed);
       if (poll_pending_ || recv_pending_) {
@@ -232,7 +233,9 @@ void HttpConnection::post_recv() {
 }
 
 void HttpConnection::on_slot_available() {
-  if ((state_ == State::kReadHead || state_ == State::kReadBody) && !recv_pending_ &&
+  if ((state_ == State::kReadHead || state_ == State::kReadBody ||
+       state_ == State::kReadSmallBody) &&
+      !recv_pending_ &&
       read_slot_ < 0) {
     acquire_slot_and_recv();
   }
@@ -264,7 +267,10 @@ void HttpConnection::on_read_completion(bool received, int res) {
     }
     return;
   }
-  if (state_ != State::kReadHead && state_ != State::kReadBody) return;  // ended meanwhile
+  if (state_ != State::kReadHead && state_ != State::kReadBody &&
+      state_ != State::kReadSmallBody) {
+    return;  // ended meanwhile
+  }
   bool body = state_ == State::kReadBody;
   if (!body && timed_out_) {
     respond_timeout();
@@ -289,6 +295,8 @@ void HttpConnection::process_input() {
     process_head();
   } else if (state_ == State::kReadBody) {
     process_chunked_body();
+  } else if (state_ == State::kReadSmallBody) {
+    process_small_body();
   }
 }
 

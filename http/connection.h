@@ -61,6 +61,7 @@ class HttpConnection final : public CompletionHandler,
     char* interim;     // an interim (1xx) response head
     uint32_t interim_bytes;
     char* carry;       // kCarryBytes: a pipelined request's first bytes while no slot is held
+    char* small_body;  // kSmallBodyBytes: a body read with read_small_body()
   };
   // Pipelined bytes kept across a response without holding a pool slot; more than this closes
   // the connection after the response (the client sends them again on a new one).
@@ -87,7 +88,7 @@ class HttpConnection final : public CompletionHandler,
   bool on_body(const char* data, size_t len) override;
 
   // RequestContext (for the handler).
-  const RequestHead& head() const override { return parser_.head(); }
+  const RequestHead& head() const override { return request_head_; }
   uint8_t method() const override { return method_; }
   bool head_request() const override { return head_request_; }
   std::string_view path() const override { return path_; }
@@ -111,6 +112,7 @@ class HttpConnection final : public CompletionHandler,
     session_.set_trailer_checksum(algorithm, expected);
   }
   void reject_trailer_checksum() override { session_.reject_trailer_checksum(); }
+  void read_small_body(size_t max_bytes) override;
   std::string_view upload_location(std::string_view prefix, std::string_view id, char* out,
                                    size_t capacity) override;
   bool draining() const override { return shutting_down_; }
@@ -149,6 +151,7 @@ class HttpConnection final : public CompletionHandler,
     kReadHead,
     kHandling,    // the handler has the request (it may wait on the upload core)
     kReadBody,    // a body flows to the writer
+    kReadSmallBody,  // a short body is copied into memory_.small_body (read_small_body())
     kFinishing,   // body over: writes draining, final commit
     kSending,
     kStreaming,   // a response body from an UploadReader
@@ -178,6 +181,9 @@ class HttpConnection final : public CompletionHandler,
   void stop_body();
   void finish_message();
   BodyIngest* ingest();
+  // Small bodies (connection_small_body.cc).
+  void process_small_body();
+  bool take_small_body(const char* data, size_t len);
   // Timers (connection.cc).
   void set_timer(Timer which, uint32_t timeout_ms);
   void start_body_window();
@@ -252,7 +258,15 @@ class HttpConnection final : public CompletionHandler,
   // while access_.generation == generation_.
   RequestAccess access_;
 
+  // A small body being read: bytes so far, and the most the handler takes.
+  uint32_t small_len_ = 0;
+  uint32_t small_max_ = 0;
+
   // The current request.
+  // Its head, kept for the handler until the response is sent: the parser forgets it when the
+  // message ends (a small body is read whole before the handler sees it), while the bytes it
+  // points to (arena, header array) stay until the next request's head is parsed.
+  RequestHead request_head_;
   Handler* handler_ = nullptr;
   uint8_t method_ = 0;
   std::string_view path_;

@@ -174,6 +174,7 @@ void HttpConnection::process_chunked_body() {
 }
 
 bool HttpConnection::on_body(const char* data, size_t len) {
+  if (state_ == State::kReadSmallBody) return take_small_body(data, len);
   UploadWriter& writer = session_.writer();
   if (len > writer.limit() - writer.next_offset() - buffered_.span_bytes()) {
     return false;  // would pass the upload's length

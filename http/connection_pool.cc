@@ -19,13 +19,14 @@ ConnectionPool::ConnectionPool(Reactor* reactor, ServerContext* context)
   count_ = limit_ + kShedHeadroom;
   // Per connection: head arena, header array, response, DirectIngest's stash, the handler's
   // scratch (a record header with metadata as large as a request head may carry, and room to
-  // decode it), an interim response.
+  // decode it), an interim response, the pipelined-bytes carry, a small body
+  // (read_small_body(): touched, so resident, only by connections that read one).
   uint32_t response_bytes = config.max_head_bytes + 4096;
   uint32_t scratch_bytes = 3 * (config.max_head_bytes + 1024);
   uint32_t interim_bytes = 1024;
   size_t per_connection = config.max_head_bytes + config.max_headers * sizeof(Header) +
                           response_bytes + kDirectBlock + scratch_bytes + interim_bytes +
-                          HttpConnection::kCarryBytes;
+                          HttpConnection::kCarryBytes + kSmallBodyBytes;
   per_connection = (per_connection + 63) & ~size_t{63};
   memory_bytes_ = per_connection * count_;
   // Untouched pages of this mapping cost no memory: only connections in use are resident.
@@ -74,6 +75,7 @@ HttpConnection* ConnectionPool::take() {
   m.interim = m.stash + kDirectBlock + layout_.scratch_bytes;
   m.interim_bytes = layout_.interim_bytes;
   m.carry = m.interim + layout_.interim_bytes;
+  m.small_body = m.carry + HttpConnection::kCarryBytes;
   HttpConnection* c = new (&connections_[i]) HttpConnection();  // placement: no allocation
   c->init(this, reactor_, context_, m);
   return c;

@@ -31,6 +31,7 @@ uint8_t effective_method(const RequestHead& head) {
 
 void HttpConnection::handle_request() {
   const RequestHead& head = parser_.head();
+  request_head_ = head;
   keep_alive_ = head.keep_alive;
   head_request_ = head.method == HTTP_HEAD;
   state_ = State::kHandling;

@@ -270,6 +270,7 @@ void HttpConnection::shutdown() {
   shutting_down_ = true;
   switch (state_) {
     case State::kReadHead:
+    case State::kReadSmallBody:  // nothing of it was acted on
     case State::kLinger:
       close();
       return;

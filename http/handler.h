@@ -11,6 +11,10 @@
 //     or ctx.remove_upload()   -> on_append_done(ctx, outcome, view)  (after a kRemove append)
 //   ctx.load_header()          -> on_header_loaded(ctx, status, header bytes)
 //   ctx.capture_trailer(name)  -> on_trailer(ctx, value, valid) once a chunked body ended whole
+//   ctx.read_small_body(max)   -> on_small_body(ctx, bytes)  (a short body held in memory: the
+//                                 connection itself answers 413 past `max`, 400 for broken
+//                                 framing, 408 when it is too slow, and closes when the client
+//                                 goes away)
 // Every request ends with exactly one final response (send()), or the connection closes.
 #pragma once
 
@@ -33,6 +37,9 @@ struct RouteFacts {
   bool public_route = false;  // no credentials needed (a load balancer's health probe)
   std::string_view allow;     // the methods the path supports (for 405's Allow)
 };
+
+// The largest body read_small_body() takes: per-connection memory (resident only once used).
+inline constexpr size_t kSmallBodyBytes = 64 * 1024;
 
 // Room for an upload's Location (a signed one is the longest).
 inline constexpr size_t kLocationBytes = 512;
@@ -81,6 +88,12 @@ class RequestContext {
   virtual void set_trailer_checksum(DigestAlgorithm algorithm, const DigestValue& expected) = 0;
   virtual void reject_trailer_checksum() = 0;
 
+  // The request's whole body (Content-Length or chunked), up to `max_bytes` (at most
+  // kSmallBodyBytes), into the connection's own small-body area; then Handler::on_small_body().
+  // For short control bodies (a form, an id), never for upload bytes. Bounded in time like a
+  // head (--head-timeout); no pool buffer is held while the client is slow.
+  virtual void read_small_body(size_t max_bytes) = 0;
+
   // True while the server drains (SIGTERM): finish quickly, take no new body.
   virtual bool draining() const = 0;
   // Scratch memory for the handler's own formatting (also where load_header() puts the header:
@@ -110,6 +123,9 @@ class Handler {
   // The trailer field asked for with capture_trailer() came (`valid` false: too long or twice);
   // the body is complete and not yet committed.
   virtual void on_trailer(RequestContext& /*ctx*/, std::string_view /*value*/, bool /*valid*/) {}
+  // The body asked for with read_small_body(), whole; `body` stays valid until the response has
+  // been sent.
+  virtual void on_small_body(RequestContext& /*ctx*/, std::string_view /*body*/) {}
   // Fields every final response on this handler's routes carries, also the ones the connection
   // gives itself once the request is routed (401, 403, a CORS refusal).
   virtual void add_common_fields(ResponseBuilder& /*response*/) const {}

@@ -29,6 +29,7 @@
 #include "http/builtin/healthz_handler.h"
 #include "http/builtin/metrics_handler.h"
 #include "http/connection_pool.h"
+#include "http/filepond/filepond_handler.h"
 #include "http/router.h"
 #include "http/server_context.h"
 #include "http/tus/tus_handler.h"
@@ -296,6 +297,8 @@ int run(const Config& config) {
   http::ui::UiHandler ui(&ui_files);
   http::Router router;
   router.add("/files/", &tus);
+  filepond::FilepondHandler filepond;  // FilePond's chunk protocol (server.url: /filepond)
+  router.add("/filepond/", &filepond);
   router.add("/metrics", &metrics);
   router.add("/healthz", &healthz);
   if (load_upload_page(config, &ui_files)) {

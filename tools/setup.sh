@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev node-llhttp libmimalloc-dev libgtest-dev
           libbenchmark-dev libssl-dev libisal-dev libcurl4-openssl-dev curl procps python3 util-linux
+          nlohmann-json3-dev
           clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do

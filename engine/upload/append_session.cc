@@ -173,6 +173,7 @@ void AppendSession::begin_writing(const UploadView& view) {
   uint64_t declared = view.length_known() ? kUnknownLength : request_.declare_length;
   writer_.begin(request_.upload, files_, view.offset, limit_, declared);
   const ChecksumSpec& checksum = request_.checksum;
+  if (request_.all_or_nothing) writer_.hold_commits();
   if (checksum.in_trailer) {
     writer_.begin_digest(Digester::kAll);
   } else if (checksum.wanted()) {
@@ -232,8 +233,9 @@ void AppendSession::finish(BodyEnd end) {
   end_ = end;
   progress_ = nullptr;
   // A request with a checksum counts whole or not at all: a body cut short, or bytes whose
-  // digest differs, commit nothing.
-  bool all_or_nothing = request_.checksum.wanted() || trailer_rejected_;
+  // digest differs, commit nothing. So does one that asked to (AppendRequest::all_or_nothing).
+  bool all_or_nothing =
+      request_.all_or_nothing || request_.checksum.wanted() || trailer_rejected_;
   if (all_or_nothing) verdict_ = end == BodyEnd::kComplete ? verify_checksum() : verdict_;
   if (all_or_nothing && (end != BodyEnd::kComplete || verdict_ != AppendOutcome::kOk)) {
     writer_.discard();  // may call on_writer_finished() right away

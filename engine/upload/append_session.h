@@ -44,6 +44,11 @@ struct AppendRequest {
   uint64_t declare_length = kUnknownLength;  // the request sets the (deferred) length
   uint64_t max_length = 0;                   // the largest length an upload may have
   ChecksumSpec checksum;
+  // The request's bytes count only once its whole body has landed: no checkpoint commits, and
+  // a body cut short (cut off, timed out, client gone, a failed write) commits nothing, so the
+  // committed offset stays where the request began (a protocol whose clients resume at request
+  // boundaries: FilePond's chunks). A checksum implies it.
+  bool all_or_nothing = false;
 };
 
 enum class AppendOutcome : uint8_t {

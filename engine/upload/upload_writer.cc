@@ -71,6 +71,11 @@ void UploadWriter::begin_digest(uint8_t algorithms) {
   hold_commits_ = true;
 }
 
+void UploadWriter::hold_commits() {
+  RINGEST_CHECK(active() && next_offset_ == committed_ && in_flight_ == 0);
+  hold_commits_ = true;
+}
+
 void UploadWriter::hash(const char* data, uint32_t len) {
   if (crc_known_) running_crc_ = crc32c(data, len, running_crc_);
   request_digest_.update(data, len);
@@ -275,7 +280,9 @@ void UploadWriter::progress() {
   bool pending_length = !length_committed_;
   if (finishing_) {
     if (in_flight_ > 0) return;
-    if ((prefix > committed_ || pending_length) && !commit_failed_ && !discard_) {
+    // A request held whole commits nothing once a write failed: its bytes did not all land.
+    bool whole = !hold_commits_ || failed_at_ == UINT64_MAX;
+    if ((prefix > committed_ || pending_length) && !commit_failed_ && !discard_ && whole) {
       submit_commit(prefix, crc);
       return;
     }

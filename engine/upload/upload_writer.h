@@ -96,6 +96,10 @@ class UploadWriter final : public CompletionHandler {
   // The digest of the request's bytes in `algorithm` (once, after the last write()).
   DigestValue finish_digest(DigestAlgorithm algorithm) { return request_digest_.finish(algorithm); }
 
+  // This request counts whole or not at all: no checkpoint commits, and finish() commits nothing
+  // when a write failed (the body did not land whole; the caller discard()s a body cut short).
+  void hold_commits();
+
   // The request's bytes are being hashed (a checksum): they must pass through memory.
   bool digesting() const { return request_digest_.active(); }
 

@@ -369,14 +369,16 @@ std::string_view sanitize_filename(std::string_view value, std::span<char, kMaxF
 }
 
 std::string_view format_content_disposition(std::string_view name,
-                                            std::span<char, kDispositionBytes> out) {
+                                            std::span<char, kDispositionBytes> out,
+                                            std::string_view type) {
+  RINGEST_CHECK(type.size() <= 16);
   RINGEST_CHECK(name.size() <= kMaxFilenameBytes);
   char* o = out.data();
   auto put = [&](std::string_view text) {
     std::memcpy(o, text.data(), text.size());
     o += text.size();
   };
-  put("attachment");
+  put(type);
   if (name.empty()) return std::string_view(out.data(), static_cast<size_t>(o - out.data()));
   put("; filename=\"");
   bool differs = false;
@@ -414,7 +416,7 @@ void FileFields::observe(std::string_view key, std::string_view value) {
     char name[kMaxFilenameBytes];
     std::string_view clean = sanitize_filename(value, name);
     if (clean.empty()) return;
-    disposition_bytes_ = format_content_disposition(clean, disposition_).size();
+    disposition_bytes_ = format_content_disposition(clean, disposition_, type_word_).size();
     name_rank_ = name_rank;
     return;
   }
@@ -427,13 +429,22 @@ void FileFields::observe(std::string_view key, std::string_view value) {
   }
 }
 
+void FileFields::set_fallback_name(std::string_view name) {
+  if (name_rank_ > 0) return;  // the metadata's name stands
+  char clean_bytes[kMaxFilenameBytes];
+  std::string_view clean = sanitize_filename(name, clean_bytes);
+  if (!clean.empty()) {
+    disposition_bytes_ = format_content_disposition(clean, disposition_, type_word_).size();
+  }
+}
+
 std::string_view FileFields::content_type() const {
   return type_bytes_ > 0 ? std::string_view(type_, type_bytes_) : kDefaultContentType;
 }
 
 std::string_view FileFields::content_disposition() const {
   return disposition_bytes_ > 0 ? std::string_view(disposition_, disposition_bytes_)
-                                : std::string_view("attachment");
+                                : type_word_;
 }
 
 bool read_file_fields(const storage::RecordHeaderView& header, std::span<uint8_t> scratch,
@@ -587,14 +598,15 @@ void start_download(http::RequestContext& ctx, const UploadView& view) {
 }
 
 void answer_download(http::RequestContext& ctx, const UploadView& view,
-                     std::span<const uint8_t> header) {
+                     std::span<const uint8_t> header, const DownloadStyle& style) {
   RINGEST_CHECK(view.complete());
   Validators v(ctx.upload()->id(), view);
   if (answered_by_condition(ctx, v)) return;
   RangeRequest range = requested_range(ctx.head(), view.length, v.etag, v.last_modified);
   if (range.kind == RangeKind::kUnsatisfiable) return answer_unsatisfiable(ctx, v, view.length);
 
-  FileFields fields;
+  FileFields fields(style.disposition);
+  if (!style.fallback_name.empty()) fields.set_fallback_name(style.fallback_name);
   if (!header.empty()) {
     storage::HeaderDecode decoded = storage::decode_header(header.data(), header.size());
     // The header lies in the scratch's first third (load_header()); v1 values decode into the

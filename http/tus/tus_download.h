@@ -120,8 +120,10 @@ std::string_view sanitize_filename(std::string_view value, std::span<char, kMaxF
 // without '"', '\' and '%' (each other character becomes '_'); filename* is added only when the
 // fallback differs from the name.
 inline constexpr size_t kDispositionBytes = 64 + 4 * kMaxFilenameBytes;
+// `type` is the disposition type ("attachment", or "inline" for FilePond's restore and load).
 std::string_view format_content_disposition(std::string_view sanitized_name,
-                                            std::span<char, kDispositionBytes> out);
+                                            std::span<char, kDispositionBytes> out,
+                                            std::string_view type = "attachment");
 
 // What a download says about the file, from the upload's metadata pairs. Feed every pair to
 // observe(): `filename` beats `name` and `filetype` beats `type`, whatever their order; a value
@@ -129,9 +131,13 @@ std::string_view format_content_disposition(std::string_view sanitized_name,
 // decoded into a scratch each pair overwrites).
 class FileFields {
  public:
+  // `disposition` is the disposition type (a literal: it must outlive the object).
+  explicit FileFields(std::string_view disposition = "attachment") : type_word_(disposition) {}
   void observe(std::string_view key, std::string_view value);
+  // A name to offer when the metadata has none (any `filename` or `name` replaces it).
+  void set_fallback_name(std::string_view name);
   std::string_view content_type() const;         // kDefaultContentType without a valid one
-  std::string_view content_disposition() const;  // "attachment" without a usable name
+  std::string_view content_disposition() const;  // the type alone without a usable name
 
  private:
   char type_[kMediaTypeBytes];
@@ -140,6 +146,7 @@ class FileFields {
   char disposition_[kDispositionBytes];
   size_t disposition_bytes_ = 0;
   uint8_t name_rank_ = 0;
+  std::string_view type_word_;
 };
 
 // Feeds a record's metadata pairs to `fields`; `scratch` decodes v1 values
@@ -162,7 +169,14 @@ void start_download(http::RequestContext& ctx, const UploadView& view);
 
 // The answer to a download of a complete upload: 200, 206, 304, 412 or 416, with the file's
 // fields (and its bytes for GET). `header` is the record's header (empty without metadata).
+// How a download presents the file: the disposition type, and a name to offer when the
+// metadata has none (empty: none). tus answers `attachment`; FilePond's restore and load
+// `inline` with the upload id as the fallback name.
+struct DownloadStyle {
+  std::string_view disposition = "attachment";
+  std::string_view fallback_name;
+};
 void answer_download(http::RequestContext& ctx, const UploadView& view,
-                     std::span<const uint8_t> header);
+                     std::span<const uint8_t> header, const DownloadStyle& style = {});
 
 }  // namespace ringest::tus

@@ -667,7 +667,8 @@ TEST_F(Policy, CorsPreflightAndResponseHeaders) {
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Allow-Headers: Authorization, Content-Type, Tus-Resumable"),
             std::string::npos);
-  EXPECT_NE(h.find("X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match\r\n"),
+  EXPECT_NE(h.find("X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match, "
+                   "Upload-Name\r\n"),
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Max-Age: "), std::string::npos);
   EXPECT_NE(h.find("Vary: Origin\r\n"), std::string::npos);

@@ -4,7 +4,8 @@
 // the real UploadStore and AppendSession. Every case checks the bytes on disk and the committed
 // offset: whole bodies from aligned and unaligned offsets, bytes that came with the head, slow
 // clients, clients that leave mid-body, bodies cut off (takeover), and a pool too small for
-// the connection's share (backpressure), plus that O_DIRECT really carries the whole blocks.
+// the connection's share (backpressure), plus that O_DIRECT really carries the whole blocks, and
+// that an all-or-nothing request (FilePond's chunks) commits once when whole and never in part.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -158,6 +159,7 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
     request.offset = offset;
     request.body_bytes = static_cast<int64_t>(body.size());
     request.max_length = 1ull << 40;
+    request.all_or_nothing = all_or_nothing_;
     ready_ = false;
     session_.open(request, this);
     EXPECT_TRUE(run_until([&] { return ready_; }));
@@ -208,6 +210,9 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
     return out;
   }
   uint64_t committed() { return upload_->view().offset; }
+  uint64_t commits() { return reactor_.stats().commits.load(); }
+  // The next appends count whole or not at all (AppendRequest::all_or_nothing).
+  void set_all_or_nothing(bool on) { all_or_nothing_ = on; }
   uint64_t direct_bytes() { return reactor_.stats().body_bytes_direct.load(); }
   uint32_t free_slots() { return reactor_.pool().free_count(); }
   uint64_t received() const { return received_; }
@@ -253,6 +258,7 @@ class Rig final : public IngestHost, public AppendListener, public StoreListener
   IngestEnd end_ = IngestEnd::kComplete;
   bool done_ = false;
   uint64_t received_ = 0;
+  bool all_or_nothing_ = false;
 };
 
 void send_all(int fd, const char* data, size_t n) {
@@ -387,6 +393,66 @@ TEST_P(IngestTest, APoolSmallerThanTheConnectionsShareMeansBackpressureNotFailur
   EXPECT_EQ(rig.committed(), data.size());
   EXPECT_EQ(rig.stored(data.size()), data);
   EXPECT_EQ(rig.free_slots(), 4u) << "every slot is back in the pool";
+}
+
+// All or nothing (AppendRequest::all_or_nothing, FilePond's chunks): a whole body commits once,
+// at its end, past several checkpoints' worth of bytes; a body that ends early, by the client
+// leaving or by a cut, commits nothing, though its bytes reached the file.
+TEST_P(IngestTest, AllOrNothingCommitsAWholeBodyOnceAtItsEnd) {
+  const std::string data = random_bytes(4 * 1024 * 1024 + 5, 7);
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(data.size() + 1000);
+  EXPECT_EQ(rig.append(GetParam(), 0, data.substr(0, 1000), 0, false,
+                       [&](int fd) { send_all(fd, data.data(), 1000); }),
+            IngestEnd::kComplete);
+  rig.set_all_or_nothing(true);
+  uint64_t commits_before = rig.commits();
+  const std::string rest = data.substr(1000);
+  EXPECT_EQ(rig.append(GetParam(), 1000, rest, 0, false,
+                       [&](int fd) { send_all(fd, rest.data(), rest.size()); }),
+            IngestEnd::kComplete);
+  EXPECT_EQ(rig.commits() - commits_before, 1u) << "checkpoints (1 MiB) committed a part";
+  EXPECT_EQ(rig.committed(), data.size());
+  EXPECT_EQ(rig.stored(data.size()), data);
+}
+
+TEST_P(IngestTest, AllOrNothingClientLeavingMidBodyCommitsNothing) {
+  const std::string data = random_bytes(4 * 1024 * 1024, 8);
+  const size_t sent = 3 * 1024 * 1024 + 77;  // past three checkpoints
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(data.size());
+  rig.set_all_or_nothing(true);
+  uint64_t commits_before = rig.commits();
+  EXPECT_EQ(rig.append(GetParam(), 0, data, 0, false,
+                       [&](int fd) {
+                         send_all(fd, data.data(), sent);
+                         ::shutdown(fd, SHUT_WR);
+                       }),
+            IngestEnd::kPeerGone);
+  EXPECT_EQ(rig.committed(), 0u);
+  EXPECT_EQ(rig.commits(), commits_before);
+  // The same request again, whole, from the same offset: the upload takes it.
+  EXPECT_EQ(rig.append(GetParam(), 0, data, 0, false,
+                       [&](int fd) { send_all(fd, data.data(), data.size()); }),
+            IngestEnd::kComplete);
+  EXPECT_EQ(rig.committed(), data.size());
+  EXPECT_EQ(rig.stored(data.size()), data);
+}
+
+TEST_P(IngestTest, AllOrNothingCutOffBodyCommitsNothing) {
+  const std::string data = random_bytes(4 * 1024 * 1024, 9);
+  const size_t sent = 2 * 1024 * 1024 + 4095;
+  Rig rig(16, 4, GetParam() == Strategy::kDirect);
+  rig.create(data.size());
+  rig.set_all_or_nothing(true);
+  EXPECT_EQ(rig.append(GetParam(), 0, data, 0, false,
+                       [&](int fd) { send_all(fd, data.data(), sent); },  // then stalls
+                       [&](BodyIngest& ingest) {
+                         ASSERT_TRUE(rig.run_until([&] { return rig.received() >= sent; }));
+                         ingest.cut();  // a newer request for the upload, or a timeout
+                       }),
+            IngestEnd::kCut);
+  EXPECT_EQ(rig.committed(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, IngestTest,
