@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  artifactPath, fileInput, finishedEntry, killServer, launchBrowser, MiB, openPage, pageReady,
+  artifactPath, chooseFile, finishedEntry, killServer, launchBrowser, MiB, openPage, pageReady,
   portOf, startServer, stopServer, storedSha256, tempDir, throttleUpload, waitForProgress,
   waitForState, writeRandomFile,
 } from './support.mjs';
@@ -34,7 +34,7 @@ async function start(dataDir, args = []) {
   return s;
 }
 
-test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringestd', async () => {
+test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringestd', { timeout: 240_000 }, async () => {
   const file = path.join(dir, 'pond-upload.bin');
   const fileSha = await writeRandomFile(file, SIZE);
   const dataDir = path.join(dir, 'data');
@@ -48,7 +48,7 @@ test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringe
   assert.equal(await page.locator('#uppy-area').isHidden(), true);
 
   await throttleUpload(page, 24 * MiB);
-  await fileInput(page, 'filepond').setInputFiles(file);
+  await chooseFile(page, file, 'filepond');
   await waitForProgress(page, 'pond-upload.bin', 64 * MiB);
   await page.screenshot({ path: artifactPath('upload-page-filepond-during.png') });
 

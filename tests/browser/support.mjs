@@ -56,11 +56,16 @@ export async function throttleUpload(page, bytesPerSecond) {
   });
 }
 
-// The file input of the widget on show.
-export function fileInput(page, widget = 'uppy') {
-  return widget === 'uppy'
-    ? page.locator('#uppy-area input.uppy-Dashboard-input:not([webkitdirectory])').first()
-    : page.locator('#filepond-area input.filepond--browser');
+// Chooses `file` in the widget on show, as its "browse" button does (Uppy's Dashboard shows its
+// file input only while its add-files panel is open: "Add more" opens it again).
+export async function chooseFile(page, file, widget = 'uppy') {
+  if (widget === 'filepond') {
+    await page.locator('#filepond-area input.filepond--browser').setInputFiles(file);
+    return;
+  }
+  const input = page.locator('#uppy-area input.uppy-Dashboard-input:not([webkitdirectory])').first();
+  if ((await input.count()) === 0) await page.locator('#uppy-area .uppy-DashboardContent-addMore').click();
+  await input.setInputFiles(file);
 }
 
 // The transfers row of the file called `name` (the newest when there are several).

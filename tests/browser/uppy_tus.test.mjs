@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  artifactPath, fileInput, finishedEntry, killServer, launchBrowser, MiB, openPage, pageReady,
+  artifactPath, chooseFile, finishedEntry, killServer, launchBrowser, MiB, openPage, pageReady,
   portOf, startServer, stopServer, storedSha256, tempDir, throttleUpload, waitForProgress,
   waitForState, writeRandomFile,
 } from './support.mjs';
@@ -38,13 +38,13 @@ async function start(dataDir, args = []) {
   return s;
 }
 
-test('a 256 MiB upload survives kill -9 and a restart of ringestd, and the page shows it', async () => {
+test('a 256 MiB upload survives kill -9 and a restart of ringestd, and the page shows it', { timeout: 240_000 }, async () => {
   const dataDir = path.join(dir, 'data-kill');
   const first = await start(dataDir);
   const page = await openPage(browser, `${first.baseUrl}/`);
   assert.equal(await pageReady(page), 'yes');
   await throttleUpload(page, 24 * MiB); // slow enough to act mid-upload
-  await fileInput(page).setInputFiles(file);
+  await chooseFile(page, file);
   await waitForProgress(page, 'big-upload.bin', 64 * MiB);
   await page.screenshot({ path: artifactPath('upload-page-during.png') });
 
@@ -62,13 +62,13 @@ test('a 256 MiB upload survives kill -9 and a restart of ringestd, and the page 
   await page.context().close();
 });
 
-test('after a page reload mid-upload, the same file resumes from a non-zero offset', async () => {
+test('after a page reload mid-upload, the same file resumes from a non-zero offset', { timeout: 240_000 }, async () => {
   const dataDir = path.join(dir, 'data-reload');
   const server = await start(dataDir);
   const page = await openPage(browser, `${server.baseUrl}/`);
   assert.equal(await pageReady(page), 'yes');
   await throttleUpload(page, 24 * MiB);
-  await fileInput(page).setInputFiles(file);
+  await chooseFile(page, file);
   await waitForProgress(page, 'big-upload.bin', 48 * MiB);
 
   await page.reload();
@@ -78,7 +78,7 @@ test('after a page reload mid-upload, the same file resumes from a non-zero offs
     if (req.method() === 'PATCH') patchOffsets.push(Number(req.headers()['upload-offset']));
   });
   await throttleUpload(page, null);
-  await fileInput(page).setInputFiles(file); // dropped again
+  await chooseFile(page, file); // dropped again
   await waitForState(page, 'big-upload.bin', 'done');
   const entry = await finishedEntry(page, 'big-upload.bin');
 
