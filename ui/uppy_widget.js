@@ -20,7 +20,7 @@ export function createUppy(target) {
     inline: true,
     target,
     width: '100%',
-    height: 260,
+    height: 220,
     showProgressDetails: true,
     hideUploadButton: true,
     proudlyDisplayPoweredByUppy: false,
