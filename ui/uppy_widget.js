@@ -20,7 +20,7 @@ export function createUppy(target) {
     inline: true,
     target,
     width: '100%',
-    height: 220,
+    height: 250,
     showProgressDetails: true,
     hideUploadButton: true,
     proudlyDisplayPoweredByUppy: false,
