@@ -8,7 +8,7 @@
 #include "engine/storage/upload_id.h"
 #include "engine/storage/upload_record.h"
 #include "http/filepond/filepond_request.h"
-#include "http/tus/tus_download.h"
+#include "http/download/file_download.h"
 #include "http/tus/tus_headers.h"
 
 namespace ringest::filepond {
@@ -56,8 +56,8 @@ Upload* found_upload(RequestContext& ctx, std::string_view id) {
 }
 
 // restore / load: FilePond shows the file (inline), named from the metadata, else by its id.
-tus::DownloadStyle inline_style(RequestContext& ctx) {
-  tus::DownloadStyle style;
+http::DownloadStyle inline_style(RequestContext& ctx) {
+  http::DownloadStyle style;
   style.disposition = "inline";
   style.fallback_name = ctx.upload()->id();
   return style;
@@ -248,14 +248,14 @@ void FilepondHandler::download(RequestContext& ctx, std::string_view id) const {
   // 409 (as tus downloads): the upload exists, its state does not allow this yet.
   if (!view.complete()) return error(ctx, 409, "upload is not complete");
   if (view.metadata_bytes > 0) return ctx.load_header();  // on_header_loaded() answers
-  tus::answer_download(ctx, view, {}, inline_style(ctx));
+  http::answer_download(ctx, view, {}, inline_style(ctx));
 }
 
 void FilepondHandler::on_header_loaded(RequestContext& ctx, Status status,
                                        std::span<const uint8_t> header) {
   if (status.code == Code::kNotFound) return error(ctx, 404, "no such upload");  // just deleted
   if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
-  tus::answer_download(ctx, ctx.upload()->view(), header, inline_style(ctx));
+  http::answer_download(ctx, ctx.upload()->view(), header, inline_style(ctx));
 }
 
 void FilepondHandler::on_append_ready(RequestContext& ctx, AppendOutcome outcome,

@@ -8,12 +8,16 @@
 #include "engine/base/base64.h"
 #include "engine/storage/upload_id.h"
 #include "engine/storage/upload_record.h"
-#include "http/tus/tus_download.h"
+#include "http/download/file_download.h"
 #include "http/tus/tus_headers.h"
 
 namespace ringest::tus {
 
 using http::RequestHead;
+// Downloads are shared with other protocols (http/download/file_download.h).
+using http::answer_download;
+using http::is_download;
+using http::start_download;
 namespace {
 
 constexpr std::string_view kCollectionAllow = "OPTIONS, POST";

@@ -1,9 +1,10 @@
 // TusHandler: tus 1.0.0 (core, creation, creation-with-upload, creation-defer-length,
 // termination, checksum, checksum-trailer, concatenation) and downloads of a finished upload
-// (GET, and HEAD without Tus-Resumable: see tus_download.h), as a thin translation onto the
-// upload core (concatenation: FinalParts and the partial/final kinds of engine/upload): every
-// check that can fail happens before a body byte is read, and every answer carries
-// Tus-Resumable. Shared by all connections; it keeps no state of its own between calls.
+// (GET, and HEAD without Tus-Resumable: see http/download/file_download.h), as a thin
+// translation onto the upload core (concatenation: FinalParts and the partial/final kinds of
+// engine/upload): every check that can fail happens before a body byte is read, and every
+// answer carries Tus-Resumable. Shared by all connections; it keeps no state of its own between
+// calls.
 #pragma once
 
 #include <string_view>

@@ -2,7 +2,7 @@
 
 #include <llhttp.h>
 
-#include "http/tus/tus_download.h"  // match_etag_list: entity-tag lists (RFC 9110 13.1.2)
+#include "http/download/file_download.h"  // match_etag_list: entity-tag lists (RFC 9110 13.1.2)
 
 namespace ringest::http::ui {
 namespace {
@@ -13,8 +13,7 @@ constexpr std::string_view kAllow = "GET, HEAD";
 bool not_modified(const RequestHead& head, std::string_view etag) {
   for (uint32_t i = 0; i < head.header_count; ++i) {
     if (!equals_ignore_case(head.headers[i].name, "If-None-Match")) continue;
-    if (tus::match_etag_list(head.headers[i].value, etag, tus::Comparison::kWeak) ==
-        tus::TagMatch::kMatch) {
+    if (match_etag_list(head.headers[i].value, etag, Comparison::kWeak) == TagMatch::kMatch) {
       return true;
     }
   }

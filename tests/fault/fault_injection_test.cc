@@ -91,6 +91,32 @@ TEST_F(FaultInjection, FailureMidBodyCommitsTheBytesBeforeIt) {
   EXPECT_EQ(read_file(data_file(loc)).substr(0, *offset), data.substr(0, *offset));
 }
 
+// FilePond's chunks count whole or not at all (AppendRequest::all_or_nothing): a chunk with a
+// failed write commits nothing of the bytes before the failure either, so the offset FilePond
+// resumes from stays a chunk boundary; the same chunk sent again completes the upload.
+TEST_F(FaultInjection, AFilePondChunkWithAFailedWriteCommitsNothing) {
+  start("write:enospc@5");
+  std::string data = random_bytes(4 * kMiB, 6);
+  auto created = request(port_, "POST /filepond HTTP/1.1\r\nHost: t\r\nUpload-Length: " +
+                                    std::to_string(data.size()) + "\r\n\r\n");
+  ASSERT_EQ(status_of(created), 200);
+  std::string patch = "PATCH /filepond?patch=" + created->body +
+                      " HTTP/1.1\r\nHost: t\r\nContent-Type: application/offset+octet-stream"
+                      "\r\nUpload-Offset: 0\r\nUpload-Length: " + std::to_string(data.size()) +
+                      "\r\nUpload-Name: a.bin\r\nContent-Length: " + std::to_string(data.size()) +
+                      "\r\n\r\n";
+  auto r = request(port_, patch + data);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 507);
+  std::string head = "HEAD /filepond?patch=" + created->body + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  auto h = request(port_, head, true);
+  ASSERT_EQ(status_of(h), 200);
+  EXPECT_EQ(h->header("upload-offset"), "0") << "writes 1 to 4 landed, yet none may count";
+  ASSERT_EQ(status_of(request(port_, patch + data)), 204);
+  EXPECT_EQ(sha256_file(dir_.path() + "/data/uploads/" + created->body + ".bin"),
+            sha256_hex(data));
+}
+
 TEST_F(FaultInjection, ShortWritesAreCompletedNotTruncated) {
   start("write:short@1+");
   std::string data = random_bytes(6 * kMiB + 123, 4);

@@ -249,3 +249,19 @@ write_record("v3_final_bad_flags_resealed",
 write_record("metadata_v1_64_pairs", b",".join(b"k%d" % i for i in range(64)))
 write_record("metadata_v1_forms", b" filename  d29ybGQudHh0 ,\tempty,x+/ AAD/,k Zh==,n YWI=")
 write_record("metadata_v2_block", block([(b"a", b"1"), (b"bb", b""), (b"c" * 3, b"\x00\xff")]))
+
+# filepond_request: the input is, at once, a request target (the query), a form (Content-Type,
+# '\n', multipart body), a metadata JSON text and an Upload-Name value.
+FP_FORM = (b'------WebKitFormBoundaryAbC\r\nContent-Disposition: form-data; name="filepond"\r\n\r\n'
+           b'{"filename":"cat.png","filetype":"image/png"}\r\n------WebKitFormBoundaryAbC--\r\n')
+write("filepond_request", "query-patch", b"/filepond?patch=0123456789abcdef0123456789abcdef")
+write("filepond_request", "query-fetch", b"/filepond?fetch=http://x/?a=1&b=2")
+write("filepond_request", "form-browser",
+      b"multipart/form-data; boundary=----WebKitFormBoundaryAbC\n" + FP_FORM)
+write("filepond_request", "form-two-parts",
+      b'multipart/form-data; boundary="b"\npre\r\n--b\r\nContent-Disposition: form-data; '
+      b'name="a"; filename="x"\r\n\r\nxyz\r\n--b\r\nContent-Disposition: form-data; name="b"'
+      b'\r\n\r\n{}\r\n--b--\r\n')
+write("filepond_request", "json-object",
+      b'{"filename":"caf\\u00e9","n":1,"o":{"a":"b"},"l":["x"],"filename":"again"}')
+write("filepond_request", "name-utf8", "été ✓.txt".encode())

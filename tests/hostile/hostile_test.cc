@@ -358,6 +358,7 @@ struct WireResponse {
   int status = -1;  // -1: not an HTTP/1.x status line
   std::string head;
   std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
 };
 
 struct WireOutcome {
@@ -395,6 +396,7 @@ void parse_responses(std::string* buffer, const Case& c, WireOutcome* out) {
     bool bodiless = head || r.status < 200 || r.status == 204 || r.status == 304;
     size_t body = bodiless ? 0 : static_cast<size_t>(content_length);
     if (buffer->size() < end + 4 + body) return;
+    r.body = buffer->substr(end + 4, body);
     buffer->erase(0, end + 4 + body);
     out->responses.push_back(std::move(r));
   }
@@ -611,6 +613,10 @@ class Matrix {
       auto location = r.headers.find("location");
       if ((r.status == 201 || r.status == 460 || r.status == 400) && location != r.headers.end()) {
         remember(id_from_location(location->second));
+      }
+      // FilePond's creation names it as the whole body (200, text/plain).
+      if (r.status == 200 && c.request.rfind("POST /filepond", 0) == 0 && r.body.size() == 32) {
+        remember(r.body);
       }
     }
 

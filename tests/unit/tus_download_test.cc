@@ -3,7 +3,7 @@
 // (Content-Disposition) allow, and that no metadata value a client chose, however hostile (CR/LF,
 // quotes, backslashes, controls, invalid UTF-8, bidirectional overrides, names of kilobytes),
 // reaches a response header as anything but safe characters.
-#include "http/tus/tus_download.h"
+#include "http/download/file_download.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 
 #include "engine/storage/upload_record.h"
 
-namespace ringest::tus {
+namespace ringest::http {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -544,4 +544,4 @@ TEST(FileFields, MalformedMetadataIsReported) {
 }
 
 }  // namespace
-}  // namespace ringest::tus
+}  // namespace ringest::http

@@ -1,4 +1,4 @@
-#include "http/tus/tus_download.h"
+#include "http/download/file_download.h"
 
 #include <llhttp.h>
 
@@ -10,10 +10,8 @@
 #include "engine/base/check.h"
 #include "http/tus/tus_headers.h"
 
-namespace ringest::tus {
+namespace ringest::http {
 
-using http::RequestHead;
-using http::ResponseBuilder;
 
 namespace {
 
@@ -120,7 +118,7 @@ RangeRequest parse_range(std::string_view value, uint64_t length) {
   value = trim_ows(value);
   size_t equals = value.find('=');
   if (equals == std::string_view::npos ||
-      !http::equals_ignore_case(value.substr(0, equals), "bytes")) {
+      !equals_ignore_case(value.substr(0, equals), "bytes")) {
     return whole;  // no unit, or one we do not know: ignored
   }
   std::string_view set = value.substr(equals + 1);
@@ -468,7 +466,7 @@ namespace {
 size_t field_lines(const RequestHead& head, std::string_view name, std::string_view* value) {
   size_t lines = 0;
   for (uint32_t i = 0; i < head.header_count; ++i) {
-    if (!http::equals_ignore_case(head.headers[i].name, name)) continue;
+    if (!equals_ignore_case(head.headers[i].name, name)) continue;
     if (lines++ == 0) *value = head.headers[i].value;
   }
   return lines;
@@ -480,7 +478,7 @@ std::optional<TagMatch> match_condition(const RequestHead& head, std::string_vie
                                         std::string_view etag, Comparison comparison) {
   std::optional<TagMatch> result;
   for (uint32_t i = 0; i < head.header_count; ++i) {
-    if (!http::equals_ignore_case(head.headers[i].name, name)) continue;
+    if (!equals_ignore_case(head.headers[i].name, name)) continue;
     TagMatch m = match_etag_list(head.headers[i].value, etag, comparison);
     if (m == TagMatch::kInvalid || result == TagMatch::kInvalid) {
       result = TagMatch::kInvalid;
@@ -530,7 +528,7 @@ std::string_view format_content_range(bool satisfied, uint64_t from, uint64_t to
 struct Validators {
   char etag_text[kEtagBytes];
   char date_text[kHttpDateBytes];
-  char digest_text[kReprDigestChars];  // Repr-Digest, RFC 9530 (tus_headers.h)
+  char digest_text[tus::kReprDigestChars];  // Repr-Digest, RFC 9530 (tus_headers.h)
   std::string_view etag, last_modified, digest;
 
   Validators(std::string_view id, const UploadView& view) {
@@ -539,7 +537,7 @@ struct Validators {
       last_modified = format_http_date(view.updated_unix_ms / 1000, date_text);
     }
     if (view.crc32c_known) {
-      format_repr_digest(view.crc32c, digest_text);
+      tus::format_repr_digest(view.crc32c, digest_text);
       digest = std::string_view(digest_text, sizeof digest_text);
     }
   }
@@ -554,14 +552,14 @@ struct Validators {
 
 // 412 / 304 when a condition decides the answer (RFC 9110 section 13.2.2's order: If-Match,
 // then If-None-Match); false when the request goes on.
-bool answered_by_condition(http::RequestContext& ctx, const Validators& v) {
+bool answered_by_condition(RequestContext& ctx, const Validators& v) {
   const RequestHead& head = ctx.head();
   std::optional<TagMatch> match = match_condition(head, "If-Match", v.etag, Comparison::kStrong);
   // An unreadable If-Match proves no more than a false one.
   if (match && *match != TagMatch::kMatch) {
     ResponseBuilder rb = ctx.begin_response(412);
     rb.header("ETag", v.etag);
-    http::send_text(ctx, rb, "If-Match does not match the upload");
+    send_text(ctx, rb, "If-Match does not match the upload");
     return true;
   }
   // An unreadable If-None-Match is ignored: the file is sent.
@@ -575,29 +573,29 @@ bool answered_by_condition(http::RequestContext& ctx, const Validators& v) {
   return false;
 }
 
-void answer_unsatisfiable(http::RequestContext& ctx, const Validators& v, uint64_t length) {
+void answer_unsatisfiable(RequestContext& ctx, const Validators& v, uint64_t length) {
   ResponseBuilder rb = ctx.begin_response(416);
   char text[kContentRangeBytes];
   rb.header("Content-Range", format_content_range(false, 0, 0, length, text));
   rb.header("Accept-Ranges", "bytes");
   rb.header("ETag", v.etag);
-  http::send_text(ctx, rb, "range not satisfiable");
+  send_text(ctx, rb, "range not satisfiable");
 }
 
 }  // namespace
 
-bool is_download(const http::RequestContext& ctx) {
+bool is_download(const RequestContext& ctx) {
   uint8_t method = ctx.method();
   return method == HTTP_GET || (method == HTTP_HEAD && !ctx.head().has("Tus-Resumable"));
 }
 
-void start_download(http::RequestContext& ctx, const UploadView& view) {
-  if (!view.complete()) return http::respond_text(ctx, 409, "upload is not complete");
+void start_download(RequestContext& ctx, const UploadView& view) {
+  if (!view.complete()) return respond_text(ctx, 409, "upload is not complete");
   if (view.metadata_bytes > 0) return ctx.load_header();  // on_header_loaded() answers
   answer_download(ctx, view, {});
 }
 
-void answer_download(http::RequestContext& ctx, const UploadView& view,
+void answer_download(RequestContext& ctx, const UploadView& view,
                      std::span<const uint8_t> header, const DownloadStyle& style) {
   RINGEST_CHECK(view.complete());
   Validators v(ctx.upload()->id(), view);
@@ -615,7 +613,7 @@ void answer_download(http::RequestContext& ctx, const UploadView& view,
     size_t third = scratch.size() / 3;
     if (decoded.error != storage::RecordError::kOk ||
         !read_file_fields(decoded.header, scratch.subspan(third, third), &fields)) {
-      return http::respond_text(ctx, 500, "cannot read the upload's metadata");
+      return respond_text(ctx, 500, "cannot read the upload's metadata");
     }
   }
   bool partial = range.kind == RangeKind::kPartial;
@@ -636,4 +634,4 @@ void answer_download(http::RequestContext& ctx, const UploadView& view,
   ctx.send_with_upload_bytes(rb, from, to);  // (HEAD: the head alone)
 }
 
-}  // namespace ringest::tus
+}  // namespace ringest::http

@@ -1,5 +1,6 @@
-// Downloads of a complete upload (issue #11): GET, and HEAD without Tus-Resumable, answer like a
-// static file server. Content-Type and Content-Disposition come from the upload's metadata
+// Downloads of a complete upload (issue #11), shared by the protocols that serve them (tus: GET,
+// and HEAD without Tus-Resumable; FilePond: ?restore= and ?load=): they answer like a static
+// file server. Content-Type and Content-Disposition come from the upload's metadata
 // (`filetype` / `filename`, as tus-js-client and Uppy send them; `type` / `name` as fallbacks),
 // sanitized so that nothing a client chose can break out of its header; a single byte range is
 // served with 206 (RFC 9110 section 14); ETag, If-None-Match, If-Match and If-Range make a
@@ -31,7 +32,7 @@
 #include "engine/storage/upload_record.h"
 #include "http/handler.h"
 
-namespace ringest::tus {
+namespace ringest::http {
 
 // ---------------------------------------------------------------------------------------------
 // Range (RFC 9110 section 14.2)
@@ -160,12 +161,12 @@ bool read_file_fields(const storage::RecordHeaderView& header, std::span<uint8_t
 
 // True for a request that is a download: GET, or HEAD without Tus-Resumable (a HEAD with it is
 // the tus HEAD: Upload-Offset and friends).
-bool is_download(const http::RequestContext& ctx);
+bool is_download(const RequestContext& ctx);
 
 // Starts a download of ctx.upload() (`view` its state): 409 while incomplete; otherwise
 // answers now, or loads the record's header first when the upload has metadata (the handler's
 // on_header_loaded() then calls answer_download()).
-void start_download(http::RequestContext& ctx, const UploadView& view);
+void start_download(RequestContext& ctx, const UploadView& view);
 
 // The answer to a download of a complete upload: 200, 206, 304, 412 or 416, with the file's
 // fields (and its bytes for GET). `header` is the record's header (empty without metadata).
@@ -176,7 +177,7 @@ struct DownloadStyle {
   std::string_view disposition = "attachment";
   std::string_view fallback_name;
 };
-void answer_download(http::RequestContext& ctx, const UploadView& view,
+void answer_download(RequestContext& ctx, const UploadView& view,
                      std::span<const uint8_t> header, const DownloadStyle& style = {});
 
-}  // namespace ringest::tus
+}  // namespace ringest::http
