@@ -1,7 +1,7 @@
 // Proves, in Debian's chromium against the real ringestd, that the page's FilePond widget
 // (chunked uploads to /filepond) carries a 256 MiB upload through a `kill -9` of the server and
 // its restart on the same port to completion (FilePond's chunk retries, then HEAD ?patch= for
-// the offset): the SHA-256 of GET /files/<id> equals the file's, and the page shows the upload
+// the offset, which is not zero): the SHA-256 of GET /files/<id> equals the file's, and the page shows the upload
 // finished with that SHA-256 and a matching server CRC-32C. Also that the page remembers the
 // widget chosen (FilePond stays chosen after a reload).
 import assert from 'node:assert/strict';
@@ -53,6 +53,10 @@ test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringe
   await page.screenshot({ path: artifactPath('upload-page-filepond-during.png') });
 
   await killServer(first.child);
+  const offsetsAfterRestart = [];
+  page.on('request', (req) => {
+    if (req.method() === 'PATCH') offsetsAfterRestart.push(Number(req.headers()['upload-offset']));
+  });
   const second = await start(dataDir, ['--listen', `127.0.0.1:${portOf(first.baseUrl)}`]);
   await throttleUpload(page, null);
   await waitForState(page, 'pond-upload.bin', 'done');
@@ -61,6 +65,7 @@ test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringe
 
   assert.equal(await storedSha256(second.baseUrl, entry.id), fileSha);
   assert.equal(entry.sha256, fileSha);
+  assert.ok(offsetsAfterRestart[0] > 0, `resumed at ${offsetsAfterRestart[0]}, not from zero`);
   assert.equal(entry.check, 'match');
   assert.deepEqual(page.errors, []);
   await page.context().close();

@@ -1,6 +1,7 @@
 // Proves, in Debian's chromium against the real ringestd, that the page's default widget (Uppy
 // with tus) carries a 256 MiB upload through a `kill -9` of the server and its restart on the
-// same port to completion with the right bytes (the SHA-256 of GET /files/<id> equals the
+// same port to completion, resuming at the server's offset rather than from zero, with the
+// right bytes (the SHA-256 of GET /files/<id> equals the
 // file's, and the page shows it finished with that SHA-256 and a matching server CRC-32C); and
 // that after a page reload mid-upload the same file dropped again resumes from the offset the
 // server holds (the first PATCH carries a non-zero Upload-Offset), not from zero.
@@ -49,6 +50,10 @@ test('a 256 MiB upload survives kill -9 and a restart of ringestd, and the page 
   await page.screenshot({ path: artifactPath('upload-page-during.png') });
 
   await killServer(first.child); // the crash, mid-body
+  const offsetsAfterRestart = [];
+  page.on('request', (req) => {
+    if (req.method() === 'PATCH') offsetsAfterRestart.push(Number(req.headers()['upload-offset']));
+  });
   const second = await start(dataDir, ['--listen', `127.0.0.1:${portOf(first.baseUrl)}`]);
   await throttleUpload(page, null);
   await waitForState(page, 'big-upload.bin', 'done');
@@ -57,6 +62,7 @@ test('a 256 MiB upload survives kill -9 and a restart of ringestd, and the page 
 
   assert.equal(await storedSha256(second.baseUrl, entry.id), fileSha);
   assert.equal(entry.sha256, fileSha, 'the page shows the file SHA-256');
+  assert.ok(offsetsAfterRestart[0] > 0, `resumed at ${offsetsAfterRestart[0]}, not from zero`);
   assert.equal(entry.check, 'match', "the server's whole-file CRC-32C matches the browser's");
   assert.deepEqual(page.errors, []);
   await page.context().close();
