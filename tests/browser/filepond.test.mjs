@@ -1,9 +1,9 @@
-// Proves, in Debian's chromium against the real ringestd, that the page's FilePond widget
-// (chunked uploads to /filepond) carries a 256 MiB upload through a `kill -9` of the server and
-// its restart on the same port to completion (FilePond's chunk retries, then HEAD ?patch= for
-// the offset, which is not zero): the SHA-256 of GET /files/<id> equals the file's, and the page shows the upload
-// finished with that SHA-256 and a matching server CRC-32C. Also that the page remembers the
-// widget chosen (FilePond stays chosen after a reload).
+// Proves, in Debian's chromium against the real ringestd, that the page's FilePond widget (chunked
+// uploads to /filepond) carries a 256 MiB upload through a `kill -9` of the server and its restart
+// on the same port to completion (FilePond's chunk retries, then HEAD ?patch= for the offset,
+// which is not zero): the SHA-256 of GET /files/<id> equals the file's, and the page shows the
+// upload finished with that SHA-256 and a matching server CRC-32C. Also that the page remembers
+// the widget chosen (FilePond stays chosen after a reload).
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';

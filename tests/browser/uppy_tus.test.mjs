@@ -1,10 +1,10 @@
 // Proves, in Debian's chromium against the real ringestd, that the page's default widget (Uppy
-// with tus) carries a 256 MiB upload through a `kill -9` of the server and its restart on the
-// same port to completion, resuming at the server's offset rather than from zero, with the
-// right bytes (the SHA-256 of GET /files/<id> equals the
-// file's, and the page shows it finished with that SHA-256 and a matching server CRC-32C); and
-// that after a page reload mid-upload the same file dropped again resumes from the offset the
-// server holds (the first PATCH carries a non-zero Upload-Offset), not from zero.
+// with tus) carries a 256 MiB upload through a `kill -9` of the server and its restart on the same
+// port to completion, resuming at the server's offset rather than from zero, with the right bytes
+// (the SHA-256 of GET /files/<id> equals the file's, and the page shows it finished with that
+// SHA-256 and a matching server CRC-32C); and that after a page reload mid-upload the same file
+// dropped again resumes from the offset the server holds (the first PATCH carries a non-zero
+// Upload-Offset), not from zero.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
