@@ -98,6 +98,7 @@ class HttpConnection final : public CompletionHandler,
   ResponseBuilder begin_response(int status) override;
   void send(ResponseBuilder& response) override;
   void send_with_upload_bytes(ResponseBuilder& response, uint64_t from, uint64_t to) override;
+  void send_with_static_bytes(ResponseBuilder& response, std::span<const char> body) override;
   void send_interim(ResponseBuilder& response) override;
   Upload* upload() const override { return upload_.get(); }
   void set_upload(Upload* adopted_reference) override { upload_.reset(adopted_reference); }
@@ -195,6 +196,7 @@ class HttpConnection final : public CompletionHandler,
   bool ready_for_early_response();
   void send_response(bool close_after);
   void continue_send();
+  bool start_static_body();
   void after_response();
   void next_request();
   void close();
@@ -281,6 +283,8 @@ class HttpConnection final : public CompletionHandler,
   uint32_t send_len_ = 0;
   uint32_t send_pos_ = 0;
   const char* send_ptr_ = nullptr;
+  // A body sent from memory that outlives the connection (send_with_static_bytes), after the head.
+  std::span<const char> static_body_;
   // A response body from an UploadReader: its head goes out once the first bytes are in hand.
   bool head_sent_ = false;
 };

@@ -72,6 +72,22 @@ void HttpConnection::send_with_upload_bytes(ResponseBuilder& rb, uint64_t from, 
   reader_.start(*upload_, from, to, fd_, this);
 }
 
+void HttpConnection::send_with_static_bytes(ResponseBuilder& rb, std::span<const char> body) {
+  // A body past 4 GiB is no page asset; the send offsets are 32-bit.
+  if (!head_request_ && !body.empty() && rb.ok() && body.size() <= UINT32_MAX) static_body_ = body;
+  send(rb);
+}
+
+// The head went out: the static body follows from its own memory (true), or there is none.
+bool HttpConnection::start_static_body() {
+  if (static_body_.empty() || send_ptr_ == static_body_.data()) return false;
+  send_ptr_ = static_body_.data();
+  send_len_ = static_cast<uint32_t>(static_body_.size());
+  send_pos_ = 0;
+  continue_send();
+  return true;
+}
+
 void HttpConnection::send_interim(ResponseBuilder& rb) {
   if (!rb.ok() || interim_pending_) return;  // an interim answer is advice: never worth a failure
   interim_pending_ = true;
@@ -122,6 +138,8 @@ void HttpConnection::on_send_completion(Completion* completion, int res) {
   set_timer(Timer::kSend, context_->config->idle_timeout_ms);  // progress
   if (send_pos_ < send_len_) {
     continue_send();
+  } else if (start_static_body()) {
+    return;
   } else if (state_ == State::kStreaming) {
     reader_.send_body();  // the head went out: the reader streams the body into the socket
   } else {
@@ -193,6 +211,7 @@ void HttpConnection::linger_recv() {
 }
 
 void HttpConnection::next_request() {
+  static_body_ = {};
   upload_.reset();
   handler_ = nullptr;
   ++generation_;  // leftovers meant for the previous request must not touch the next one
@@ -232,6 +251,7 @@ void HttpConnection::maybe_free() {
   if (session_.active()) return;
   release_read_slot();
   upload_.reset();
+  static_body_ = {};
   handler_ = nullptr;
   carry_len_ = 0;
   ::close(fd_);

@@ -67,6 +67,10 @@ class RequestContext {
   virtual void send(ResponseBuilder& response) = 0;
   // After a finished head: the upload's bytes [from, to) follow as the response body.
   virtual void send_with_upload_bytes(ResponseBuilder& response, uint64_t from, uint64_t to) = 0;
+  // After a finished head (finish_head(body.size())): `body` follows as the response body, sent
+  // straight from where it lies (no copy). The bytes must outlive the server's reactors (the
+  // upload page's preloaded files); nothing is sent after a HEAD's head.
+  virtual void send_with_static_bytes(ResponseBuilder& response, std::span<const char> body) = 0;
   // A 1xx response before the final one (a finished head with no body).
   virtual void send_interim(ResponseBuilder& response) = 0;
 

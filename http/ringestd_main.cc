@@ -34,6 +34,8 @@
 #include "http/files_route.h"
 #include "http/server_context.h"
 #include "http/tus/tus_handler.h"
+#include "http/ui/asset_table.h"
+#include "http/ui/ui_handler.h"
 
 namespace ringest {
 namespace {
@@ -214,6 +216,29 @@ bool load_policies(const Config& config, FaultPlan* fault_plan,
   return true;
 }
 
+#ifndef RINGEST_DEFAULT_UI_DIR
+#define RINGEST_DEFAULT_UI_DIR "ui"
+#endif
+
+// The upload page's files, read once (before any reactor runs). False: the page is off (with a
+// log line saying why); the server runs without it.
+bool load_upload_page(const Config& config, http::ui::AssetTable* table) {
+  if (!config.ui_enabled) {
+    RINGEST_LOG_INFO("upload page: off (--no-ui)");
+    return false;
+  }
+  std::string dir = config.ui_dir.empty() ? RINGEST_DEFAULT_UI_DIR : config.ui_dir;
+  std::string error;
+  if (!table->load(dir, &error)) {
+    RINGEST_LOG_WARN("upload page: off: %s (run `npm ci` in ui/, or pass --ui-dir; --no-ui "
+                     "silences this)", error.c_str());
+    return false;
+  }
+  RINGEST_LOG_INFO("upload page: on at /, %zu files (%zu KiB) from %s", table->size(),
+                   table->total_bytes() / 1024, dir.c_str());
+  return true;
+}
+
 // One SO_REUSEPORT listener per reactor; the first picks the port when 0 is asked for.
 bool make_listeners(const Config& config, int threads, std::vector<int>* listeners,
                     uint16_t* port) {
@@ -272,12 +297,18 @@ int run(const Config& config) {
   http::FilesRoute files(&tus, &ietf, config.max_upload_bytes, config.max_append_bytes);
   http::MetricsHandler metrics(group.reactors(), &store);
   http::HealthzHandler healthz;
+  http::ui::AssetTable ui_files;  // read-only from here on; outlives the reactors
+  http::ui::UiHandler ui(&ui_files);
   http::Router router;
   router.add("/files/", &files);
   filepond::FilepondHandler filepond;  // FilePond's chunk protocol (server.url: /filepond)
   router.add("/filepond/", &filepond);
   router.add("/metrics", &metrics);
   router.add("/healthz", &healthz);
+  if (load_upload_page(config, &ui_files)) {
+    router.add_exact("/", &ui);
+    router.add("/ui/", &ui);
+  }
   router.set_default(&files);  // OPTIONS *: the tus capabilities and the IETF Upload-Limit
   http::ServerContext context;
   context.config = &config;

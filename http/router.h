@@ -21,6 +21,8 @@ class Router {
   // `prefix` ends in '/' for a prefix route (the same path without the '/' matches too, with an
   // empty rest); anything else is an exact path.
   void add(std::string_view prefix, Handler* handler);
+  // An exact path, even one that ends in '/' (the root "/").
+  void add_exact(std::string_view path, Handler* handler);
   // The handler that answers "OPTIONS *" (about the server as a whole).
   void set_default(Handler* handler) { default_ = handler; }
   // A route, or one with a null handler (404).
@@ -30,7 +32,9 @@ class Router {
   struct Entry {
     std::string_view prefix;
     Handler* handler;
+    bool exact;
   };
+  void sort();
   std::vector<Entry> entries_;  // longest prefix first
   Handler* default_ = nullptr;
 };

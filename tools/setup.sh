@@ -7,6 +7,7 @@ packages=(g++ cmake make pkg-config liburing-dev node-llhttp libmimalloc-dev lib
           libbenchmark-dev libssl-dev libisal-dev libcurl4-openssl-dev curl procps python3 util-linux
           nlohmann-json3-dev
           clang libclang-rt-14-dev)
+packages+=(chromium)  # the browser tests (tests/browser) drive Debian's chromium
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,3 +21,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# npm packages, versions pinned by each package-lock.json: the upload page's widgets (ui/, which
+# ringestd serves) and the browser tests' driver (tests/browser). Installed again only when the
+# lock file changed since the last install.
+root=$(cd "$(dirname "$0")/.." && pwd)
+npm_ci() {
+  local dir=$root/$1
+  if cmp -s "$dir/package-lock.json" "$dir/node_modules/.ringest-installed-lock"; then return; fi
+  echo "setup: npm ci in $1"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$dir/node_modules/.ringest-installed-lock"
+}
+npm_ci ui
+npm_ci tests/browser

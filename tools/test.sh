@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every test: installs what is missing, builds the release and the ASan+UBSan binaries, installs
-# the end-to-end client (npm ci), then runs unit, integration and end-to-end tests against both
-# builds, and last a short run of each fuzz target (build-fuzz). Loopback only; bounded in time.
+# Every test: installs what is missing (setup.sh: also npm ci in ui/ and tests/browser), builds the
+# release and the ASan+UBSan binaries, installs the end-to-end client (npm ci), then runs unit,
+# integration, end-to-end and browser (chromium) tests against both builds, and last a short run
+# of each fuzz target (build-fuzz). Loopback only; bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh

@@ -62,6 +62,10 @@ offset fdatasync'd first.
                               refused (403), so no URL is valid for ever (default 7d)
   --cors-origin ORIGIN        answer CORS preflights from, and expose the tus headers to,
                               ORIGIN (e.g. https://app.example.com); repeatable; * for any
+  --no-ui                     do not serve the upload page (/ and /ui/...)
+  --ui-dir DIR                the upload page's files: DIR/assets.txt lists them (default:
+                              the source tree's ui/, after `npm ci` there); when they are
+                              missing ringestd runs without the page and says so
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
   --help                      this text
@@ -177,6 +181,10 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
     if (flag == "--help" || flag == "-h") {
       out.kind = ParseOutcome::Kind::kHelp;
       return out;
+    }
+    if (flag == "--no-ui") {  // the one flag without a value
+      c.ui_enabled = false;
+      continue;
     }
     std::string value;
     size_t eq = flag.find('=');
@@ -294,6 +302,9 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
                     "slash), got '" + value + "'");
       }
       c.cors_origins.push_back(value);
+    } else if (flag == "--ui-dir") {
+      if (value.empty()) return fail("--ui-dir must not be empty");
+      c.ui_dir = value;
     } else if (flag == "--fault-plan") {
       c.fault_plan = value;
     } else {

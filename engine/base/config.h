@@ -45,6 +45,9 @@ struct Config {
   std::string signing_key_file;       // HMAC-SHA256 key for signed upload URLs
   uint64_t signed_url_max_lifetime_s = 7 * 24 * 3600;  // a signature expiring later is refused
   std::vector<std::string> cors_origins;  // allowed browser origins; "*" allows any
+  // The upload page at / (docs/architecture.md, "The upload page").
+  bool ui_enabled = true;  // --no-ui turns it off
+  std::string ui_dir;      // empty: the source tree's ui/ (ringestd's compile-time default)
 };
 
 struct ParseOutcome {

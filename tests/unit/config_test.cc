@@ -299,5 +299,30 @@ TEST(ParseSizeTest, Rejects) {
   }
 }
 
+// The upload page: on by default with the compile-time directory; --no-ui takes no value.
+TEST(ParseArgsTest, UploadPageFlags) {
+  const char* plain[] = {"ringestd", "--listen", "h:1", "--data-dir", "d"};
+  ParseOutcome out = parse_args(5, plain);
+  ASSERT_EQ(out.kind, ParseOutcome::Kind::kRun);
+  EXPECT_TRUE(out.config.ui_enabled);
+  EXPECT_EQ(out.config.ui_dir, "");
+
+  const char* off[] = {"ringestd", "--no-ui", "--listen", "h:1", "--data-dir", "d"};
+  out = parse_args(6, off);
+  ASSERT_EQ(out.kind, ParseOutcome::Kind::kRun) << out.error;
+  EXPECT_FALSE(out.config.ui_enabled);
+  EXPECT_EQ(out.config.listen_port, 1);
+
+  const char* dir[] = {"ringestd", "--listen", "h:1", "--data-dir", "d", "--ui-dir=/srv/ui"};
+  out = parse_args(6, dir);
+  ASSERT_EQ(out.kind, ParseOutcome::Kind::kRun) << out.error;
+  EXPECT_EQ(out.config.ui_dir, "/srv/ui");
+
+  const char* empty[] = {"ringestd", "--listen", "h:1", "--data-dir", "d", "--ui-dir="};
+  out = parse_args(6, empty);
+  EXPECT_EQ(out.kind, ParseOutcome::Kind::kError);
+  EXPECT_NE(out.error.find("--ui-dir"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ringest
