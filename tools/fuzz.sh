@@ -23,7 +23,7 @@ main() {
     exit 2
   }
 
-  all_targets=(http_parser tus_headers upload_record filepond_request)
+  all_targets=(http_parser tus_headers upload_record ietf_headers filepond_request)
   budget=(-max_total_time=60)
   build_dir=$root/build-fuzz
   build=1
