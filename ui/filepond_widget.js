@@ -45,6 +45,13 @@ export function createFilePond(input) {
     chunkForce: true,
     chunkRetryDelays: CHUNK_RETRY_DELAYS_MS,
     server: serverOptions(),
+    // FilePond sends empty metadata unless told; the server names and types the stored file
+    // (downloads, ?load=) from these two keys of the creation's metadata form.
+    beforeAddFile: (item) => {
+      item.setMetadata('filename', item.filename);
+      if (item.fileType) item.setMetadata('filetype', item.fileType);
+      return true;
+    },
     labelIdle: 'Drop files here or <span class="filepond--label-action">browse</span>',
     labelFileProcessingError: (error) => describe(error),
     onaddfile: (error, item) => {

@@ -65,6 +65,10 @@ test('FilePond: a 256 MiB chunked upload survives kill -9 and a restart of ringe
 
   assert.equal(await storedSha256(second.baseUrl, entry.id), fileSha);
   assert.equal(entry.sha256, fileSha);
+  // The page put the file's name in FilePond's metadata: ?load= names the download by it.
+  const load = await fetch(`${second.baseUrl}/filepond?load=${entry.id}`, { method: 'HEAD' });
+  assert.equal(load.status, 200);
+  assert.match(load.headers.get('content-disposition') ?? '', /^inline; filename="pond-upload\.bin"/);
   assert.ok(offsetsAfterRestart[0] > 0, `resumed at ${offsetsAfterRestart[0]}, not from zero`);
   assert.equal(entry.check, 'match');
   assert.deepEqual(page.errors, []);
