@@ -12,6 +12,16 @@ bash tools/build.sh asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
+# The end-to-end and browser tests are registered only when their clients are installed: make a
+# missing one a failure here rather than a test that silently is not there.
+for build in build build-asan; do
+  for label in e2e browser; do
+    if ! ctest --test-dir "$build" -N -L "$label" | grep -q "Total Tests: [1-9]"; then
+      echo "test.sh: no $label test in $build (chromium, or npm ci in tests/ or ui/, missing?)" >&2
+      status=1
+    fi
+  done
+done
 echo "== release build"
 ctest --test-dir build --no-tests=error --output-on-failure -j2 --timeout 600 || status=1
 echo "== release build, --io-mode buffered (the same black-box tests on the other data path)"

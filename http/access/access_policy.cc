@@ -14,7 +14,7 @@ constexpr std::string_view kAllowHeaders =
     "Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, "
     "Upload-Defer-Length, Upload-Concat, Upload-Checksum, X-Requested-With, "
     "X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match, Upload-Complete, "
-    "Upload-Draft-Interop-Version, Upload-Name";
+    "Upload-Draft-Interop-Version, Upload-Name, Content-Disposition";
 constexpr std::string_view kExposeHeaders =
     "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
     "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Repr-Digest, "

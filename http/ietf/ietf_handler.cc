@@ -162,6 +162,11 @@ void IetfHandler::create(RequestContext& ctx) const {
   if (head.has_content_length && head.content_length > config.max_upload_bytes) {
     return error(ctx, 413, "the body is longer than Upload-Limit max-size");
   }
+  if (f.length != kUnknownLength && head.has_content_length && head.content_length > f.length) {
+    // Refused before an upload exists: no 104 and no Location for an upload nobody can finish.
+    return problem(ctx, 400, Problem::kInconsistentLength,
+                   "Content-Length is longer than Upload-Length", nullptr);
+  }
   if (body_over_append_limit(head, config)) {
     return error(ctx, 413, "the body is longer than Upload-Limit max-append-size");
   }

@@ -265,6 +265,17 @@ TEST_F(IetfUpload, LengthComesFromContentLengthWithCompleteAndConflictsAreRefuse
   EXPECT_EQ(e.final_response->header("content-type"), "application/problem+json");
   EXPECT_NE(e.final_response->body.find(kInconsistent), std::string::npos);
 
+  // Upload-Complete: ?0 with a body longer than Upload-Length: refused before an upload exists
+  // (no 104, no Location for an upload nobody could finish).
+  e = send(head_of("POST", "/files/",
+                   version(8) + "Upload-Complete: ?0\r\nUpload-Length: 4\r\n" + length_field(5)) +
+           "hello");
+  ASSERT_TRUE(e.final_response);
+  EXPECT_EQ(e.final_response->status, 400);
+  EXPECT_TRUE(e.interim.empty()) << "refused before an upload exists";
+  EXPECT_TRUE(e.final_response->header("location").empty());
+  EXPECT_NE(e.final_response->body.find(kInconsistent), std::string::npos);
+
   std::string loc = create(8, 10);
   Exchange a = append(loc, 8, 0, true, "abc");  // says it ends at 3: the upload says 10
   ASSERT_TRUE(a.final_response);

@@ -668,7 +668,8 @@ TEST_F(Policy, CorsPreflightAndResponseHeaders) {
   EXPECT_NE(h.find("Access-Control-Allow-Headers: Authorization, Content-Type, Tus-Resumable"),
             std::string::npos);
   EXPECT_NE(h.find("X-HTTP-Method-Override, Range, If-Range, If-Match, If-None-Match, "
-                   "Upload-Complete, Upload-Draft-Interop-Version, Upload-Name\r\n"),
+                   "Upload-Complete, Upload-Draft-Interop-Version, Upload-Name, "
+                   "Content-Disposition\r\n"),
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Max-Age: "), std::string::npos);
   EXPECT_NE(h.find("Vary: Origin\r\n"), std::string::npos);
