@@ -56,6 +56,14 @@ std::string patch_request(const std::string& id, uint64_t offset, uint64_t lengt
 class FilePond : public ::testing::Test {
  protected:
   void SetUp() override { start({}); }
+  uint64_t received() { return metric(port_, "ringest_body_bytes_received_total"); }
+  // Waits (bounded, 10 s) until the server has received `total` body bytes since it started.
+  bool wait_received(uint64_t total) {
+    for (int i = 0; i < 1000 && received() < total; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return received() >= total;
+  }
   void start(std::vector<std::string> args, uint16_t port = 0) {
     args.insert(args.end(), {"--max-upload-bytes", "64M", "--checkpoint-bytes", "64K"});
     server_ = std::make_unique<Server>(dir_.path() + "/data", args, port);
@@ -243,9 +251,11 @@ TEST_F(FilePond, AChunkCutMidBodyCommitsNothing) {
   ASSERT_EQ(status_of(patch(id, 0, data.size(), data.substr(0, 1 << 20))), 204);
   {
     Connection c(port_);
+    uint64_t before = received();
     ASSERT_TRUE(c.send_all(patch_request(id, 1 << 20, data.size(), 1 << 20) +
                            data.substr(1 << 20, 600 << 10)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let it land (no assertion)
+    // The server has the part (past several 64K checkpoints) before the cut: the count decides.
+    ASSERT_TRUE(wait_received(before + (600 << 10)));
     c.close_now();
   }
   EXPECT_EQ(settled_offset(id, data.size()), 1u << 20);
@@ -261,9 +271,10 @@ TEST_F(FilePond, KillNineMidChunkLeavesTheLastWholeChunk) {
   std::string id = create(data.size());
   ASSERT_EQ(status_of(patch(id, 0, data.size(), data.substr(0, 1 << 20))), 204);
   Connection c(port_);
+  uint64_t before = received();
   ASSERT_TRUE(c.send_all(patch_request(id, 1 << 20, data.size(), 1 << 20) +
                          data.substr(1 << 20, 900 << 10)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it land (no assertion)
+  ASSERT_TRUE(wait_received(before + (900 << 10)));  // the server has the part before the kill
   uint16_t port = port_;
   server_->kill9();
   c.close_now();
