@@ -95,7 +95,10 @@ TEST_F(FaultInjection, FailureMidBodyCommitsTheBytesBeforeIt) {
 // failed write commits nothing of the bytes before the failure either, so the offset FilePond
 // resumes from stays a chunk boundary; the same chunk sent again completes the upload.
 TEST_F(FaultInjection, AFilePondChunkWithAFailedWriteCommitsNothing) {
-  start("write:enospc@5");
+  // The third data write fails. 4 MiB takes at least 4 in every io-mode (256 KiB slots; splice
+  // moves at most its 1 MiB pipe at a time), so a later rule could miss in splice mode (seen
+  // with @5), while two writes always land before this one.
+  start("write:enospc@3");
   std::string data = random_bytes(4 * kMiB, 6);
   auto created = request(port_, "POST /filepond HTTP/1.1\r\nHost: t\r\nUpload-Length: " +
                                     std::to_string(data.size()) + "\r\n\r\n");
@@ -111,7 +114,7 @@ TEST_F(FaultInjection, AFilePondChunkWithAFailedWriteCommitsNothing) {
   std::string head = "HEAD /filepond?patch=" + created->body + " HTTP/1.1\r\nHost: t\r\n\r\n";
   auto h = request(port_, head, true);
   ASSERT_EQ(status_of(h), 200);
-  EXPECT_EQ(h->header("upload-offset"), "0") << "writes 1 to 4 landed, yet none may count";
+  EXPECT_EQ(h->header("upload-offset"), "0") << "writes 1 and 2 landed, yet neither may count";
   ASSERT_EQ(status_of(request(port_, patch + data)), 204);
   EXPECT_EQ(sha256_file(dir_.path() + "/data/uploads/" + created->body + ".bin"),
             sha256_hex(data));
