@@ -7,8 +7,8 @@ namespace ringest::http {
 namespace {
 constexpr uint8_t kChoseTus = 1;  // (the IETF adapter's choices have ietf::kIetfChoice set)
 
-// Decided once per request, from its head, in on_request(); kept in ctx.route_choice() because
-// the head is gone once the body has been read. OPTIONS stays with tus (its capabilities), plus
+// Decided once per request, from its head, in on_request(); kept in ctx.route_choice() so the
+// later callbacks reach the same adapter without parsing the head again. OPTIONS stays with tus (its capabilities), plus
 // the IETF fields (add_request_fields()).
 uint8_t choose(const RequestHead& head) {
   if (head.method == HTTP_OPTIONS || !ietf::is_ietf_request(head)) return kChoseTus;

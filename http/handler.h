@@ -50,8 +50,9 @@ inline constexpr uint8_t kUnsupportedOverride = 0xFF;
 
 class RequestContext {
  public:
-  // The request. The head is valid until its body is read (then see route_choice()); method(),
-  // path() and route_rest() until the response has been sent.
+  // The request. The head, method(), path() and route_rest() are valid until the response has
+  // been sent (the connection keeps a copy of the head: the parser forgets it when a message
+  // ends).
   virtual const RequestHead& head() const = 0;
   virtual uint8_t method() const = 0;  // effective (X-HTTP-Method-Override honoured on POST)
   virtual bool head_request() const = 0;  // answers carry no content
@@ -102,8 +103,7 @@ class RequestContext {
   virtual std::span<uint8_t> scratch() = 0;
 
   // A byte the route's handler keeps for the request's life, 0 when a request starts: e.g.
-  // which protocol a shared route chose. (The head is not kept once a body has been read: the
-  // parser starts on the next request's head then, so a choice made from the head is stored.)
+  // which protocol a shared route chose, so later callbacks need not decide from the head again.
   virtual uint8_t route_choice() const = 0;
   virtual void set_route_choice(uint8_t choice) = 0;
 
