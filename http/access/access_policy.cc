@@ -9,7 +9,7 @@
 namespace ringest::http {
 namespace {
 
-constexpr std::string_view kAllowMethods = "POST, GET, HEAD, PATCH, DELETE, OPTIONS";
+constexpr std::string_view kAllowMethods = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
 constexpr std::string_view kAllowHeaders =
     "Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, "
     "Upload-Defer-Length, Upload-Concat, Upload-Checksum, X-Requested-With, "

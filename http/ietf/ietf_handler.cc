@@ -10,7 +10,7 @@ namespace ringest::ietf {
 using http::RequestHead;
 namespace {
 
-constexpr std::string_view kCollectionAllow = "OPTIONS, POST";
+constexpr std::string_view kCollectionAllow = "OPTIONS, POST, PUT";
 constexpr std::string_view kUploadAllow = "OPTIONS, HEAD, GET, PATCH, DELETE";
 
 // What a creation or append request says about the upload, each field checked: an invalid
@@ -111,7 +111,7 @@ void IetfHandler::error(RequestContext& ctx, int status, std::string_view messag
   if (status == 413) add_limit(ctx, rb);
   if (view != nullptr) {
     // The upload exists and is resumable from here (a creation's first bytes may not count).
-    if (ctx.method() == HTTP_POST && ctx.upload() != nullptr) add_location(ctx, rb);
+    if (ctx.route_rest().empty() && ctx.upload() != nullptr) add_location(ctx, rb);
     rb.header("Upload-Complete", view->complete() ? "?1" : "?0");
     rb.header("Upload-Offset", view->offset);
   }
@@ -142,7 +142,9 @@ void IetfHandler::on_request(RequestContext& ctx) {
   if (ctx.route_choice() == 0) ctx.set_route_choice(ietf_choice(ctx.head()));
   std::string_view rest = ctx.route_rest();
   if (!rest.empty()) return on_upload_url(ctx, rest);
-  if (ctx.method() == HTTP_POST) return create(ctx);
+  // Upload creation is any request with content and Upload-Complete: POST, or PUT as a client
+  // of the draft may send it (Apple's URLSession keeps the method the app chose).
+  if (ctx.method() == HTTP_POST || ctx.method() == HTTP_PUT) return create(ctx);
   error(ctx, 405, "method not allowed");
 }
 
@@ -318,7 +320,7 @@ void IetfHandler::on_append_done(RequestContext& ctx, AppendOutcome outcome,
     return;
   }
   if (outcome != AppendOutcome::kOk) return outcome_error(ctx, outcome, view);
-  answer(ctx, ctx.method() == HTTP_POST ? 201 : 204, view);
+  answer(ctx, ctx.route_rest().empty() ? 201 : 204, view);
 }
 
 // A creation (201) or append (204) fully processed: where the upload stands, durable.

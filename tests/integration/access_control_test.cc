@@ -598,7 +598,7 @@ TEST_F(AccessControl, CorsPreflightNeedsNoCredentialsAndAnswersAllowedOriginsOnl
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 204);
   EXPECT_EQ(r->header("access-control-allow-origin"), kOrigin);
-  EXPECT_EQ(r->header("access-control-allow-methods"), "POST, GET, HEAD, PATCH, DELETE, OPTIONS");
+  EXPECT_EQ(r->header("access-control-allow-methods"), "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS");
   for (const char* h : {"Authorization", "Content-Type", "Tus-Resumable", "Upload-Length",
                         "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat",
                         "Upload-Checksum", "X-Requested-With", "X-HTTP-Method-Override",

@@ -177,6 +177,35 @@ TEST_F(IetfUpload, The104GoesOnlyToAMatchingInteropVersion) {
   EXPECT_EQ(e.final_response->header("upload-draft-interop-version"), "6");
 }
 
+// Creation is any request with content and Upload-Complete: PUT to the collection creates as
+// POST does (a 104 with the Location, then 201); PUT to an upload URL stays 405.
+TEST_F(IetfUpload, PutCreatesLikePost) {
+  Exchange e = send(
+      head_of("PUT", "/files/", version(8) + "Upload-Complete: ?1\r\n" + length_field(5)) +
+      "hello");
+  ASSERT_TRUE(e.final_response);
+  EXPECT_EQ(e.final_response->status, 201);
+  ASSERT_NE(e.first_104(), nullptr);
+  std::string loc = e.final_response->header("location");
+  EXPECT_EQ(e.first_104()->header("location"), loc);
+  EXPECT_EQ(e.final_response->header("upload-complete"), "?1");
+  EXPECT_EQ(stored(loc), "hello");
+
+  Exchange partial = send(
+      head_of("PUT", "/files/", version(8) + "Upload-Complete: ?0\r\n" + length_field(2)) + "ab");
+  ASSERT_TRUE(partial.final_response);
+  EXPECT_EQ(partial.final_response->status, 201);
+  EXPECT_EQ(partial.final_response->header("upload-offset"), "2");
+  EXPECT_EQ(partial.final_response->header("upload-complete"), "?0");
+
+  Exchange on_upload = send(head_of("PUT", loc, version(8) + "Upload-Complete: ?1\r\n" +
+                                                    length_field(1)) +
+                            "x");
+  ASSERT_TRUE(on_upload.final_response);
+  EXPECT_EQ(on_upload.final_response->status, 405);
+  EXPECT_EQ(stored(loc), "hello");
+}
+
 // A client that does not understand 1xx never sees one unless it names a version: the first
 // bytes on the wire are the final response, and nothing else follows it.
 TEST_F(IetfUpload, AClientNamingNoVersionGetsOnlyTheFinalResponse) {

@@ -663,7 +663,7 @@ TEST_F(Policy, CorsPreflightAndResponseHeaders) {
   EXPECT_EQ(check(pre), Verdict::kPreflight) << "no credentials needed";
   std::string h = headers(state_);
   EXPECT_NE(h.find("Access-Control-Allow-Origin: https://app.example\r\n"), std::string::npos);
-  EXPECT_NE(h.find("Access-Control-Allow-Methods: POST, GET, HEAD, PATCH, DELETE, OPTIONS\r\n"),
+  EXPECT_NE(h.find("Access-Control-Allow-Methods: POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS\r\n"),
             std::string::npos);
   EXPECT_NE(h.find("Access-Control-Allow-Headers: Authorization, Content-Type, Tus-Resumable"),
             std::string::npos);
