@@ -93,12 +93,15 @@ TEST_F(FaultInjection, FailureMidBodyCommitsTheBytesBeforeIt) {
 
 // FilePond's chunks count whole or not at all (AppendRequest::all_or_nothing): a chunk with a
 // failed write commits nothing of the bytes before the failure either, so the offset FilePond
-// resumes from stays a chunk boundary; the same chunk sent again completes the upload.
+// resumes from stays a chunk boundary, also after a kill -9; the same chunk sent again to a
+// healthy server completes the upload.
 TEST_F(FaultInjection, AFilePondChunkWithAFailedWriteCommitsNothing) {
-  // The third data write fails. 4 MiB takes at least 4 in every io-mode (256 KiB slots; splice
-  // moves at most its 1 MiB pipe at a time), so a later rule could miss in splice mode (seen
-  // with @5), while two writes always land before this one.
-  start("write:enospc@3");
+  // Every data write from the third on fails. Not just the third: in splice mode the file side
+  // of a splice whose socket side moved nothing (the body not there yet) is an empty write, and
+  // an injected failure landing there is rightly no failure, so a one-shot rule could miss.
+  // 4 MiB takes at least 4 non-empty writes in every io-mode (256 KiB slots; a splice moves at
+  // most its 1 MiB pipe), so two land before the failure.
+  start("write:enospc@3+");
   std::string data = random_bytes(4 * kMiB, 6);
   auto created = request(port_, "POST /filepond HTTP/1.1\r\nHost: t\r\nUpload-Length: " +
                                     std::to_string(data.size()) + "\r\n\r\n");
@@ -115,6 +118,15 @@ TEST_F(FaultInjection, AFilePondChunkWithAFailedWriteCommitsNothing) {
   auto h = request(port_, head, true);
   ASSERT_EQ(status_of(h), 200);
   EXPECT_EQ(h->header("upload-offset"), "0") << "writes 1 and 2 landed, yet neither may count";
+  // kill -9, then the same data without faults: still nothing of the chunk counts, and the
+  // chunk sent again completes the upload.
+  server_->kill9();
+  server_ = std::make_unique<Server>(dir_.path() + "/data", std::vector<std::string>{});
+  server_->start();
+  port_ = server_->port();
+  h = request(port_, head, true);
+  ASSERT_EQ(status_of(h), 200);
+  EXPECT_EQ(h->header("upload-offset"), "0");
   ASSERT_EQ(status_of(request(port_, patch + data)), 204);
   EXPECT_EQ(sha256_file(dir_.path() + "/data/uploads/" + created->body + ".bin"),
             sha256_hex(data));
