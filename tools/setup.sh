@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev node-llhttp libmimalloc-dev libgtest-dev
           libbenchmark-dev libssl-dev libisal-dev libcurl4-openssl-dev curl procps python3 util-linux
-          nlohmann-json3-dev
+          nlohmann-json3-dev liblmdb-dev
           clang libclang-rt-14-dev)
 packages+=(chromium)  # the browser tests (tests/browser) drive Debian's chromium
 missing=()

@@ -123,6 +123,9 @@ class Upload {
   // the partial cannot be removed (UploadStore::remove() refuses; so must expiry), because a
   // final's bytes are read from its parts' data files. Set by FinalParts, never by hand.
   uint32_t final_refs = 0;
+  // Set by the hook outbox while this upload's `finished` event is undelivered: its files must
+  // stay (a receiver will read them), so expiry skips it.
+  std::atomic<bool> events_hold{false};
   bool has_owner = false;
   UploadOwner owner;
   bool has_waiter = false;

@@ -379,7 +379,9 @@ void UploadStore::read_header(StoreOp& op, IoRing& ring, Upload& upload, uint8_t
   op.open_file(StoreOp::kRecord, op.record_name_, O_RDONLY, FaultOp::kOpen);
 }
 
-bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener) {
+bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener,
+                         RemoveReason reason) {
+  (void)reason;  // the hook outbox's tombstones use it
   {
     // Under the lock FinalParts::make() pins with: a partial is either pinned (and stays) or
     // deleted (and no final can pin it any more), never both.

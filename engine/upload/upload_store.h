@@ -29,6 +29,7 @@
 #include "engine/upload/final_parts.h"
 #include "engine/upload/registry.h"
 #include "engine/upload/upload.h"
+#include "engine/upload/upload_events.h"
 
 namespace ringest {
 
@@ -157,7 +158,13 @@ class UploadStore {
   // parts are unpinned then. Returns false, and does nothing (no listener call), for a partial
   // that a live final lists (final_refs > 0): its data file is that final's bytes. Expiry (a
   // later feature) goes through here and so skips such partials too.
-  bool remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener);
+  // `reason` is what the upload's last event says (UploadEvents::on_removed).
+  bool remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener,
+              RemoveReason reason = RemoveReason::kTerminated);
+
+  // The node's event sink (the hook outbox), or null: nothing is emitted. Set before serving.
+  void set_events(UploadEvents* events) { events_ = events; }
+  UploadEvents* events() const { return events_; }
 
   // The caller owned `upload` and is done with its descriptors: they go back to the cache (or are
   // closed, on `ring`, when the upload is complete or the cache evicts).
@@ -173,6 +180,7 @@ class UploadStore {
   bool direct_io_;
   UploadRegistry registry_;
   FileCache cache_;
+  UploadEvents* events_ = nullptr;
 };
 
 // Closes descriptors on the ring without waiting for the result.
