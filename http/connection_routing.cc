@@ -123,6 +123,12 @@ void HttpConnection::respond_error(int status, std::string_view message, bool cl
 
 void HttpConnection::create_upload(const CreateSpec& spec) {
   RINGEST_CHECK(state_ == State::kHandling && !store_op_.busy());
+  UploadEvents* events = context_->store->events();
+  if (events != nullptr && !events->accepting_uploads()) {
+    // The hook outbox is at its bound (receivers down): no new upload until it drains.
+    handler_->on_created(*this, Status{Code::kBusy, EAGAIN});
+    return;
+  }
   context_->store->create(store_op_, reactor_->ring(), spec, this);
 }
 

@@ -12,13 +12,16 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "engine/base/config.h"
 #include "engine/base/log.h"
+#include "engine/hooks/outbox.h"
 #include "engine/io/fault_plan.h"
 #include "engine/reactor/reactor.h"
 #include "engine/base/clock.h"
@@ -239,6 +242,49 @@ bool load_upload_page(const Config& config, http::ui::AssetTable* table) {
   return true;
 }
 
+// The hook outbox, when a sink is configured: opened, the events owed rebuilt from the records,
+// its delivery thread started. False: start-up stops (the reason is printed).
+bool start_hooks(const Config& config, storage::DataDir& data_dir, UploadStore& store,
+                 std::unique_ptr<hooks::HookOutbox>* out) {
+  if (!config.hooks_enabled()) return true;
+  hooks::OutboxOptions options;
+  options.url = config.hook_url;
+  options.exec = config.hook_exec;
+  options.timeout_ms = config.hook_timeout_ms;
+  options.backoff_max_ms = config.hook_retry_max_ms;
+  if (options.backoff_min_ms > options.backoff_max_ms) options.backoff_min_ms = options.backoff_max_ms;
+  options.max_events = config.hook_outbox_max;
+  if (!config.hook_secret_file.empty()) {
+    std::ifstream in(config.hook_secret_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    options.secret = text.str();
+    while (!options.secret.empty() && (options.secret.back() == '\n' ||
+                                       options.secret.back() == '\r')) {
+      options.secret.pop_back();
+    }
+    if (!in || options.secret.empty()) {
+      std::fprintf(stderr, "ringestd: --hook-secret-file %s: cannot read a secret from it\n",
+                   config.hook_secret_file.c_str());
+      return false;
+    }
+  }
+  auto outbox = std::make_unique<hooks::HookOutbox>(data_dir, store, options);
+  std::string error;
+  if (!outbox->open(&error)) {
+    std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+    return false;
+  }
+  store.set_events(outbox.get());
+  outbox->recover();
+  outbox->start();
+  RINGEST_LOG_INFO("hooks: events to %s%s%s", config.hook_url.c_str(),
+                   config.hook_url.empty() || config.hook_exec.empty() ? "" : " and ",
+                   config.hook_exec.c_str());
+  *out = std::move(outbox);
+  return true;
+}
+
 // One SO_REUSEPORT listener per reactor; the first picks the port when 0 is asked for.
 bool make_listeners(const Config& config, int threads, std::vector<int>* listeners,
                     uint16_t* port) {
@@ -281,6 +327,8 @@ int run(const Config& config) {
   UploadStore store(&data_dir, config.io_mode == IoMode::kDirect, config.max_open_uploads,
                     kIdleFilesMs);
   if (!recover_uploads(config, data_dir, store)) return 1;
+  std::unique_ptr<hooks::HookOutbox> outbox;
+  if (!start_hooks(config, data_dir, store, &outbox)) return 1;
 
   int threads = config.threads;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -296,6 +344,7 @@ int run(const Config& config) {
   // tus and IETF Resumable Uploads share /files/, told apart by their headers.
   http::FilesRoute files(&tus, &ietf, config.max_upload_bytes, config.max_append_bytes);
   http::MetricsHandler metrics(group.reactors(), &store);
+  if (outbox) metrics.set_hooks(&outbox->stats());
   http::HealthzHandler healthz;
   http::ui::AssetTable ui_files;  // read-only from here on; outlives the reactors
   http::ui::UiHandler ui(&ui_files);
@@ -331,6 +380,7 @@ int run(const Config& config) {
     _exit(0);
   }
   group.stop_and_join();
+  if (outbox) outbox->stop();  // what is not delivered stays owed, on disk
   RINGEST_LOG_INFO("stopped");
   return 0;
 }

@@ -66,6 +66,26 @@ offset fdatasync'd first.
   --ui-dir DIR                the upload page's files: DIR/assets.txt lists them (default:
                               the source tree's ui/, after `npm ci` there); when they are
                               missing ringestd runs without the page and says so
+  --hook-url URL              POST every upload event (created, finished, terminated,
+                              expired) as JSON to URL; 2xx means delivered. Events are
+                              durable and retried until delivered (at least once, in order
+                              per upload; receivers drop duplicates by the event id). See
+                              docs/operations.md
+  --hook-exec PROGRAM         run PROGRAM for every event, the JSON on its stdin; exit 0
+                              means delivered (with --hook-url: both must take it)
+  --hook-secret-file PATH     sign each POST: Ringest-Signature: sha256=<hex HMAC-SHA256 of
+                              the body keyed with the file's contents>
+  --hook-timeout D            one delivery attempt's limit (default 10s)
+  --hook-retry-max D          the longest wait between attempts; the backoff doubles from
+                              250ms up to it (default 60s)
+  --hook-outbox-max N         events owed before new uploads get 503 (default 100000)
+  --pre-create-url URL        ask URL before creating an upload (POST of its JSON): 2xx
+                              accepts, 4xx refuses with that status and the body's first line
+  --pre-create-exec PROGRAM   ask PROGRAM (JSON on stdin): exit 0 accepts, exit 1 refuses
+                              (stdout "STATUS message", default 403)
+  --pre-create-timeout D      how long the pre-create hook may take (default 5s)
+  --pre-create-failure P      when it fails (unreachable, timeout, 5xx, other exit codes):
+                              reject (default: 503) or accept
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
   --help                      this text
@@ -165,6 +185,51 @@ bool parse_listen(const std::string& text, Config* config) {
   return true;
 }
 
+// The hook flags. Returns false when `flag` is not one of them; else sets *error when the value
+// is bad.
+bool parse_hook_flag(const std::string& flag, const std::string& value, Config* c,
+                     std::string* error) {
+  auto duration = [&](uint32_t* out, uint64_t min_ms, uint64_t max_ms) {
+    uint64_t ms = 0;
+    if (!parse_duration_ms(value, &ms) || ms < min_ms || ms > max_ms) {
+      *error = flag + " wants a duration of " + std::to_string(min_ms) + "ms.." +
+               std::to_string(max_ms / 1000) + "s, got '" + value + "'";
+      return;
+    }
+    *out = static_cast<uint32_t>(ms);
+  };
+  if (flag == "--hook-url" || flag == "--pre-create-url") {
+    if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+      *error = flag + " wants an http:// or https:// URL, got '" + value + "'";
+    }
+    (flag == "--hook-url" ? c->hook_url : c->pre_create_url) = value;
+  } else if (flag == "--hook-exec" || flag == "--pre-create-exec" ||
+             flag == "--hook-secret-file") {
+    if (value.empty()) *error = flag + " must not be empty";
+    if (flag == "--hook-exec") c->hook_exec = value;
+    if (flag == "--pre-create-exec") c->pre_create_exec = value;
+    if (flag == "--hook-secret-file") c->hook_secret_file = value;
+  } else if (flag == "--hook-timeout") {
+    duration(&c->hook_timeout_ms, 100, 600000);
+  } else if (flag == "--hook-retry-max") {
+    duration(&c->hook_retry_max_ms, 10, 86400000);
+  } else if (flag == "--pre-create-timeout") {
+    duration(&c->pre_create_timeout_ms, 100, 600000);
+  } else if (flag == "--hook-outbox-max") {
+    if (!parse_u32(value, 16, 100000000, &c->hook_outbox_max)) {
+      *error = "--hook-outbox-max wants 16..100000000, got '" + value + "'";
+    }
+  } else if (flag == "--pre-create-failure") {
+    if (value != "accept" && value != "reject") {
+      *error = "--pre-create-failure wants accept or reject, got '" + value + "'";
+    }
+    c->pre_create_accept_on_failure = value == "accept";
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ParseOutcome parse_args(int argc, const char* const* argv) {
@@ -196,7 +261,10 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
       value = argv[++i];
     }
     uint64_t size = 0;
-    if (flag == "--listen") {
+    std::string hook_error;
+    if (parse_hook_flag(flag, value, &c, &hook_error)) {
+      if (!hook_error.empty()) return fail(hook_error);
+    } else if (flag == "--listen") {
       if (!parse_listen(value, &c)) return fail("--listen wants HOST:PORT, got '" + value + "'");
       have_listen = true;
     } else if (flag == "--data-dir") {

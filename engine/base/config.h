@@ -48,6 +48,20 @@ struct Config {
   // The upload page at / (docs/architecture.md, "The upload page").
   bool ui_enabled = true;  // --no-ui turns it off
   std::string ui_dir;      // empty: the source tree's ui/ (ringestd's compile-time default)
+  // Hooks (docs/operations.md, "Hooks"): event sinks, each off while empty.
+  std::string hook_url;          // POST each event's JSON here
+  std::string hook_exec;         // run this with each event's JSON on stdin
+  std::string hook_secret_file;  // HMAC-SHA256 key: Ringest-Signature on each POST
+  uint32_t hook_timeout_ms = 10000;
+  uint32_t hook_retry_max_ms = 60000;  // the cap of the exponential backoff between attempts
+  uint32_t hook_outbox_max = 100000;   // events owed before new uploads get 503
+  // The blocking pre-create hook: may refuse an upload before it exists.
+  std::string pre_create_url;
+  std::string pre_create_exec;
+  uint32_t pre_create_timeout_ms = 5000;
+  bool pre_create_accept_on_failure = false;  // --pre-create-failure accept|reject
+  bool hooks_enabled() const { return !hook_url.empty() || !hook_exec.empty(); }
+  bool pre_create_enabled() const { return !pre_create_url.empty() || !pre_create_exec.empty(); }
 };
 
 struct ParseOutcome {

@@ -243,6 +243,14 @@ io_uring_sqe* IoRing::unlinkat(Completion* c, int dir_fd, const char* path, Faul
   return bound(sqe, c);
 }
 
+io_uring_sqe* IoRing::renameat(Completion* c, int old_dir_fd, const char* old_path,
+                               int new_dir_fd, const char* new_path, FaultOp fault) {
+  io_uring_sqe* sqe = faultable_sqe(c, fault);
+  if (sqe == nullptr) return replaced_;
+  io_uring_prep_renameat(sqe, old_dir_fd, old_path, new_dir_fd, new_path, 0);
+  return bound(sqe, c);
+}
+
 io_uring_sqe* IoRing::close(Completion* c, int fd) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_close(sqe, fd);

@@ -82,6 +82,9 @@ class IoRing {
                         FaultOp fault = FaultOp::kNone);
   io_uring_sqe* fallocate(Completion* c, int fd, uint64_t offset, uint64_t len, FaultOp fault);
   io_uring_sqe* unlinkat(Completion* c, int dir_fd, const char* path, FaultOp fault);
+  // Paths must stay valid until the SQE is submitted.
+  io_uring_sqe* renameat(Completion* c, int old_dir_fd, const char* old_path, int new_dir_fd,
+                         const char* new_path, FaultOp fault);
   io_uring_sqe* close(Completion* c, int fd);
 
   // Cancels every in-flight request on `fd` (no completion of its own).

@@ -20,7 +20,7 @@ int open_or_make_dir(int parent_fd, const char* name) {
 }  // namespace
 
 DataDir::~DataDir() {
-  for (int fd : {dir_fd_, uploads_fd_, quarantine_fd_, lock_fd_}) {
+  for (int fd : {dir_fd_, uploads_fd_, quarantine_fd_, events_fd_, lock_fd_}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -49,8 +49,10 @@ Status DataDir::open(const std::string& path, std::string* error) {
   }
   uploads_fd_ = open_or_make_dir(dir_fd_, "uploads");
   quarantine_fd_ = open_or_make_dir(dir_fd_, "quarantine");
-  if (uploads_fd_ < 0 || quarantine_fd_ < 0) {
-    *error = "cannot open uploads/ or quarantine/ under " + path + ": " + std::strerror(errno);
+  events_fd_ = open_or_make_dir(dir_fd_, "events");
+  if (uploads_fd_ < 0 || quarantine_fd_ < 0 || events_fd_ < 0) {
+    *error = "cannot open uploads/, quarantine/ or events/ under " + path + ": " +
+             std::strerror(errno);
     return Status::FromErrno(errno);
   }
   // Absolute, for the paths the operator's manifests of final uploads list.

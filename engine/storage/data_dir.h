@@ -5,6 +5,10 @@
 //   DIR/uploads/<id>.rec     the durable record (engine/storage/upload_record.h)
 //   DIR/uploads/<id>.parts   a final upload's parts for an operator: their data files' absolute
 //                            paths in order, one a line (`cat $(cat <id>.parts)` is its bytes)
+//   DIR/events/              the hook outbox (engine/hooks/outbox.h): delivered.mdb (LMDB: which
+//                            events reached their sinks) and tombstones, the records of removed
+//                            uploads kept until their last event is delivered:
+//                            <id>.terminated, <id>.expired
 //   DIR/quarantine/          uploads whose files failed their checks at start-up, set aside with
 //                            a .reason file and re-checked at every start-up
 //
@@ -33,6 +37,7 @@ class DataDir {
 
   int uploads_dir_fd() const { return uploads_fd_; }
   int quarantine_dir_fd() const { return quarantine_fd_; }
+  int events_dir_fd() const { return events_fd_; }
   const std::string& path() const { return path_; }
   // The uploads directory's absolute path (symlinks resolved when the directory was opened).
   const std::string& uploads_path() const { return uploads_path_; }
@@ -43,6 +48,7 @@ class DataDir {
   int dir_fd_ = -1;
   int uploads_fd_ = -1;
   int quarantine_fd_ = -1;
+  int events_fd_ = -1;
   int lock_fd_ = -1;
 };
 

@@ -259,6 +259,8 @@ void AppendSession::on_writer_finished(Status status) {
   UploadView view = upload.view();
   if (view.complete() && !was_complete_) {
     reactor_->stats().uploads_completed.fetch_add(1, std::memory_order_relaxed);
+    // Still the owner: this comes before any removal's event for the upload.
+    if (store_->events() != nullptr) store_->events()->on_finished(upload);
   }
   // The descriptors stay useful while the upload is incomplete and healthy.
   store_->release_files(reactor_->ring(), upload, files_, status.ok() && !view.complete(),

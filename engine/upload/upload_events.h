@@ -30,6 +30,9 @@ class UploadEvents {
   // The upload left the store for `reason`; its record is kept as a tombstone (events/) until
   // the event is delivered, and that is durable.
   virtual void on_removed(Upload& upload, RemoveReason reason) = 0;
+  // False while the events owed are at their bound: new uploads are refused (503) so that a
+  // receiver that is down cannot make them grow without bound.
+  virtual bool accepting_uploads() { return true; }
 
  protected:
   ~UploadEvents() = default;

@@ -158,11 +158,23 @@ void StoreOp::next_phase() {
   if (kind_ == Kind::kRemove && upload_->parts != nullptr) {
     upload_->parts->unpin();  // the final is gone for good: its partials may go too
   }
+  emit_events();
   if (kind_ == Kind::kReadHeader && phase_ == Phase::kOpen) {
     submit_read();
     return;
   }
   finish(Status::Ok());
+}
+
+void StoreOp::emit_events() {
+  UploadEvents* events = store_->events_;
+  if (events == nullptr) return;
+  if (kind_ == Kind::kCreate) {
+    events->on_created(*upload_);
+    if (final_) events->on_finished(*upload_);  // complete at once
+  } else if (kind_ == Kind::kRemove) {
+    events->on_removed(*upload_, reason_);
+  }
 }
 
 void StoreOp::submit_create_chain() {
@@ -381,7 +393,6 @@ void UploadStore::read_header(StoreOp& op, IoRing& ring, Upload& upload, uint8_t
 
 bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener,
                          RemoveReason reason) {
-  (void)reason;  // the hook outbox's tombstones use it
   {
     // Under the lock FinalParts::make() pins with: a partial is either pinned (and stays) or
     // deleted (and no final can pin it any more), never both.
@@ -393,8 +404,13 @@ bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListene
   UploadFiles cached;
   if (cache_.take(upload, &cached)) close_on_ring(ring, cached);  // its descriptors go too
   op.begin(StoreOp::Kind::kRemove, this, &ring, &upload, listener);
+  op.reason_ = reason;
   // A final has a manifest where others have a data file.
   op.name_files(upload.id(), upload.kind == UploadKind::kFinal ? ".parts" : ".bin");
+  if (events_ != nullptr) {
+    submit_tombstone_chain(op, ring, upload.id(), reason);
+    return true;
+  }
   // The record goes first: a crash in between leaves an orphan .bin, which recovery removes.
   // If the record cannot be unlinked the data file stays too (a plain link cuts the chain), and
   // the upload comes back (StoreOp::next_phase). The directory sync makes the answer to the
@@ -408,6 +424,27 @@ bool UploadStore::remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListene
   ring.fsync(&op.ops_[StoreOp::kStep2], dir_fd, false, FaultOp::kNone);
   op.pending_ = 3;
   return true;
+}
+
+void UploadStore::submit_tombstone_chain(StoreOp& op, IoRing& ring, std::string_view id,
+                                         RemoveReason reason) {
+  // With hook sinks the record is the removal event's durable outbox entry: it moves to
+  // events/<id>.<reason> (the hook outbox delivers the event from it, then unlinks it), in the
+  // same place in the chain where it would be unlinked, and both directories are synced.
+  const char* suffix = reason == RemoveReason::kExpired ? ".expired" : ".terminated";
+  std::memcpy(op.tombstone_name_, id.data(), id.size());
+  std::memcpy(op.tombstone_name_ + id.size(), suffix, std::strlen(suffix) + 1);
+  int dir_fd = uploads_dir_fd();
+  ring.reserve(4);
+  ring.renameat(&op.ops_[StoreOp::kStep0], dir_fd, op.record_name_, data_dir_->events_dir_fd(),
+                op.tombstone_name_, FaultOp::kRemove)
+      ->flags |= IOSQE_IO_LINK;
+  ring.unlinkat(&op.ops_[StoreOp::kStep1], dir_fd, op.data_name_, FaultOp::kNone)->flags |=
+      IOSQE_IO_HARDLINK;
+  ring.fsync(&op.ops_[StoreOp::kStep2], dir_fd, false, FaultOp::kNone)->flags |=
+      IOSQE_IO_HARDLINK;
+  ring.fsync(&op.ops_[StoreOp::kStep3], data_dir_->events_dir_fd(), false, FaultOp::kNone);
+  op.pending_ = 4;
 }
 
 void UploadStore::release_files(IoRing& ring, Upload& upload, UploadFiles& files, bool keep,

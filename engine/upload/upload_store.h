@@ -93,6 +93,7 @@ class StoreOp final : public CompletionHandler {
   void submit_create_chain();
   void submit_undo();
   void submit_read();
+  void emit_events();
   void finish(Status status);
   void close_files();
 
@@ -109,6 +110,8 @@ class StoreOp final : public CompletionHandler {
   open_how how_[3]{};
   char data_name_[40] = {};
   char record_name_[40] = {};
+  char tombstone_name_[48] = {};  // removal with events: events/<id>.terminated or .expired
+  RemoveReason reason_ = RemoveReason::kTerminated;
   bool preallocate_ = false;
   uint64_t length_ = 0;
   std::vector<uint8_t> record_;  // creation only: the whole initial record
@@ -176,6 +179,7 @@ class UploadStore {
 
  private:
   friend class StoreOp;
+  void submit_tombstone_chain(StoreOp& op, IoRing& ring, std::string_view id, RemoveReason reason);
   storage::DataDir* data_dir_;
   bool direct_io_;
   UploadRegistry registry_;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "engine/base/alloc_counter.h"
+#include "engine/base/clock.h"
 
 namespace ringest::http {
 namespace {
@@ -74,6 +75,19 @@ void MetricsHandler::on_request(RequestContext& ctx) {
   }
   m.add("ringest_uploads", "gauge", store_->size());
   m.add("ringest_upload_files_cached", "gauge", store_->files().idle_count());
+  if (hooks_ != nullptr) {
+    m.add("ringest_hook_outbox_events", "gauge", hooks_->depth.load(std::memory_order_relaxed));
+    uint64_t oldest = hooks_->oldest_unix_ms.load(std::memory_order_relaxed);
+    uint64_t now = unix_ms_now();
+    m.add("ringest_hook_oldest_undelivered_age_seconds", "gauge",
+          oldest != 0 && now > oldest ? (now - oldest) / 1000 : 0);
+    m.add("ringest_hook_events_delivered_total", "counter",
+          hooks_->delivered.load(std::memory_order_relaxed));
+    m.add("ringest_hook_delivery_failures_total", "counter",
+          hooks_->failures.load(std::memory_order_relaxed));
+    m.add("ringest_hook_uploads_refused_total", "counter",
+          hooks_->refused_uploads.load(std::memory_order_relaxed));
+  }
   m.add("ringest_alloc_counting_enabled", "gauge", g_alloc_counting_enabled.load() ? 1 : 0);
   ResponseBuilder rb = ctx.begin_response(200);
   rb.header("Content-Type", "text/plain; version=0.0.4");
