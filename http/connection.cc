@@ -151,7 +151,7 @@ void HttpConnection::respond_timeout() {
 
 bool HttpConnection::ops_pending() const {
   return poll_pending_ || recv_pending_ || send_pending_ || continue_pending_ ||
-         interim_pending_ || session_.busy() ||
+         interim_pending_ || pre_create_pending_ || session_.busy() ||
          buffered_.active() || direct_.active() || splice_.active() || store_op_.busy() ||
          reader_.busy();
 }
@@ -247,6 +247,7 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
   if (completion == &send_) send_pending_ = false;
   if (completion == &continue_) continue_pending_ = false;
   if (completion == &interim_) interim_pending_ = false;
+  if (completion == &pre_create_) pre_create_pending_ = false;
   if (state_ == State::kClosing) {
     maybe_free();
     return;
@@ -255,6 +256,8 @@ void HttpConnection::on_completion(Completion* completion, int res, uint32_t /*f
     on_read_completion(completion == &recv_, res);
   } else if (completion == &send_ || completion == &continue_ || completion == &interim_) {
     on_send_completion(completion, res);
+  } else if (completion == &pre_create_) {
+    on_pre_create_answer();
   }
 }
 

@@ -175,6 +175,8 @@ class HttpConnection final : public CompletionHandler,
   void handle_request();
   bool admit_request(const RouteFacts& facts);
   void on_upload_created(StoreOp* op, Status status);
+  void ask_pre_create(const CreateSpec& spec);
+  void on_pre_create_answer();
   void respond_error(int status, std::string_view message, bool close_after = false);
   // Bodies (connection_body.cc).
   void start_socket_body(uint64_t body_bytes);
@@ -221,6 +223,12 @@ class HttpConnection final : public CompletionHandler,
   Completion send_{this, 3};
   Completion continue_{this, 4};
   Completion interim_{this, 6};
+  // The pre-create hook's answer (http/connection_pre_create.cc): a worker posts it here.
+  Completion pre_create_{this, 7};
+  bool pre_create_pending_ = false;
+  hooks::PreCreateTicket pre_create_ticket_;
+  CreateSpec pending_spec_;                // the creation waiting for the answer
+  std::vector<uint8_t> pending_metadata_;  // its metadata block (capacity kept between uses)
   bool poll_pending_ = false;
   bool recv_pending_ = false;
   bool send_pending_ = false;

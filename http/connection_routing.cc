@@ -129,6 +129,10 @@ void HttpConnection::create_upload(const CreateSpec& spec) {
     handler_->on_created(*this, Status{Code::kBusy, EAGAIN});
     return;
   }
+  if (context_->pre_create != nullptr) {
+    ask_pre_create(spec);  // http/connection_pre_create.cc
+    return;
+  }
   context_->store->create(store_op_, reactor_->ring(), spec, this);
 }
 

@@ -25,4 +25,8 @@ void respond_text(RequestContext& ctx, int status, std::string_view message,
   send_text(ctx, rb, message);
 }
 
+void Handler::on_create_refused(RequestContext& ctx, int status, std::string_view message) {
+  respond_text(ctx, status, message);
+}
+
 }  // namespace ringest::http

@@ -121,6 +121,9 @@ class Handler {
   virtual RouteFacts facts(std::string_view rest, uint8_t method) const = 0;
   virtual void on_request(RequestContext& ctx) = 0;
   virtual void on_created(RequestContext& /*ctx*/, Status /*status*/) {}
+  // The pre-create hook refused the upload (or failed, and the policy refuses): answer `status`
+  // with the hook's `message`. Nothing was created.
+  virtual void on_create_refused(RequestContext& ctx, int status, std::string_view message);
   virtual void on_append_ready(RequestContext& /*ctx*/, AppendOutcome /*outcome*/,
                                const UploadView& /*view*/) {}
   virtual void on_append_done(RequestContext& /*ctx*/, AppendOutcome /*outcome*/,

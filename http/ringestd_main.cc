@@ -364,6 +364,21 @@ int run(const Config& config) {
   context.store = &store;
   context.router = &router;
   context.access = access.get();
+  std::unique_ptr<hooks::PreCreateHook> pre_create;
+  if (config.pre_create_enabled()) {
+    hooks::PreCreateOptions options;
+    options.url = config.pre_create_url;
+    options.exec = config.pre_create_exec;
+    options.timeout_ms = config.pre_create_timeout_ms;
+    options.accept_on_failure = config.pre_create_accept_on_failure;
+    pre_create = std::make_unique<hooks::PreCreateHook>(options);
+    pre_create->start(&error);
+    context.pre_create = pre_create.get();
+    RINGEST_LOG_INFO("pre-create hook: %s (on failure: %s)",
+                     config.pre_create_url.empty() ? config.pre_create_exec.c_str()
+                                                   : config.pre_create_url.c_str(),
+                     config.pre_create_accept_on_failure ? "accept" : "reject with 503");
+  }
   if (!group.start(listeners, &context)) return 1;
 
   std::printf("listening on http://%s:%u\n", config.listen_host.c_str(), port);
@@ -381,6 +396,7 @@ int run(const Config& config) {
   }
   group.stop_and_join();
   if (outbox) outbox->stop();  // what is not delivered stays owed, on disk
+  if (pre_create) pre_create->stop();
   RINGEST_LOG_INFO("stopped");
   return 0;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/base/config.h"
+#include "engine/hooks/pre_create.h"
 #include "engine/upload/upload_store.h"
 
 namespace ringest::http {
@@ -17,6 +18,8 @@ struct ServerContext {
   // Bearer tokens, signed URLs, CORS (http/access/access_policy.h); null when none is
   // configured. Its token set changes on SIGHUP, safely for readers.
   const AccessPolicy* access = nullptr;
+  // The pre-create hook (engine/hooks/pre_create.h); null when none is configured.
+  hooks::PreCreateHook* pre_create = nullptr;
 };
 
 }  // namespace ringest::http

@@ -380,6 +380,9 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
     }
   }
   if (!have_listen) return fail("--listen HOST:PORT is required");
+  if (!c.pre_create_url.empty() && !c.pre_create_exec.empty()) {
+    return fail("--pre-create-url and --pre-create-exec: choose one");
+  }
   if (c.data_dir.empty()) return fail("--data-dir DIR is required");
   if (c.max_head_bytes > c.buffer_bytes / 2) {
     return fail("--max-head-bytes must be at most half of --buffer-bytes");

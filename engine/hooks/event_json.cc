@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -89,6 +91,46 @@ std::string event_json(UploadEventKind kind, const storage::DecodedRecord& recor
   event["time"] = rfc3339_ms(event_unix_ms);
   event["upload"] = std::move(upload);
   return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string pre_create_json(const PreCreateFacts& facts) {
+  nlohmann::json upload;
+  upload["protocol"] = storage::protocol_name(static_cast<storage::Protocol>(facts.protocol));
+  if (facts.length == storage::kUnknownLength) {
+    upload["length"] = nullptr;
+  } else {
+    upload["length"] = facts.length;
+  }
+  nlohmann::json metadata = nlohmann::json::object();
+  storage::MetadataReader reader(storage::kHeaderVersionV2, facts.metadata_block);
+  std::string_view key;
+  std::string_view value;
+  while (reader.next(&key, &value) == storage::MetadataReader::Result::kPair) {
+    metadata[std::string(key)] = std::string(value);
+  }
+  upload["metadata"] = std::move(metadata);
+  upload["partial"] = facts.partial;
+  upload["final"] = facts.final;
+  nlohmann::json headers = nlohmann::json::object();
+  for (const auto& [name, field] : facts.headers) {
+    std::string lower(name);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (headers.contains(lower)) {
+      headers[lower] = headers[lower].get<std::string>() + ", " + std::string(field);
+    } else {
+      headers[lower] = std::string(field);
+    }
+  }
+  nlohmann::json request;
+  request["method"] = std::string(facts.method);
+  request["uri"] = std::string(facts.uri);
+  request["remote_addr"] = std::string(facts.remote_addr);
+  request["headers"] = std::move(headers);
+  nlohmann::json out;
+  out["type"] = "pre-create";
+  out["upload"] = std::move(upload);
+  out["request"] = std::move(request);
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace ringest::hooks

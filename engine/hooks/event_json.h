@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <span>
+#include <utility>
+#include <vector>
 
 #include "engine/storage/upload_record.h"
 #include "engine/upload/upload_events.h"
@@ -31,6 +34,24 @@ std::string event_id(std::string_view upload_id, UploadEventKind kind);
 // `event_unix_ms` when the event happened.
 std::string event_json(UploadEventKind kind, const storage::DecodedRecord& record,
                        uint64_t event_unix_ms);
+
+// What the pre-create hook is asked about: the upload that would be created and the request.
+struct PreCreateFacts {
+  uint8_t protocol = 0;                     // storage::Protocol
+  uint64_t length = storage::kUnknownLength;
+  std::span<const uint8_t> metadata_block;  // a v2 block (may be empty)
+  bool partial = false;
+  bool final = false;
+  std::string_view method;
+  std::string_view uri;
+  std::string_view remote_addr;
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+};
+//   {"type": "pre-create", "upload": {"protocol": "tus", "length": 11, "metadata": {...},
+//    "partial": false, "final": false}, "request": {"method": "POST", "uri": "/files/",
+//    "remote_addr": "127.0.0.1", "headers": {"authorization": "Bearer ...", ...}}}
+// (header names lowercased; a repeated one's values joined with ", ")
+std::string pre_create_json(const PreCreateFacts& facts);
 
 // "2026-12-02T17:04:05.123Z"
 std::string rfc3339_ms(uint64_t unix_ms);

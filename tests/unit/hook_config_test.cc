@@ -31,7 +31,7 @@ TEST(HookFlags, EveryFlagTakesItsValue) {
   ParseOutcome out = parse({"--hook-url", "http://127.0.0.1:9/h", "--hook-exec", "/bin/true",
                             "--hook-secret-file", "/etc/s", "--hook-timeout", "2s",
                             "--hook-retry-max=500ms", "--hook-outbox-max", "64",
-                            "--pre-create-url", "https://auth/x", "--pre-create-exec", "/bin/false",
+                            "--pre-create-url", "https://auth/x",
                             "--pre-create-timeout", "1500ms", "--pre-create-failure", "accept"});
   ASSERT_EQ(out.kind, ParseOutcome::Kind::kRun) << out.error;
   const Config& c = out.config;
@@ -44,7 +44,6 @@ TEST(HookFlags, EveryFlagTakesItsValue) {
   EXPECT_EQ(c.hook_retry_max_ms, 500u);
   EXPECT_EQ(c.hook_outbox_max, 64u);
   EXPECT_EQ(c.pre_create_url, "https://auth/x");
-  EXPECT_EQ(c.pre_create_exec, "/bin/false");
   EXPECT_EQ(c.pre_create_timeout_ms, 1500u);
   EXPECT_TRUE(c.pre_create_accept_on_failure);
 }
@@ -58,7 +57,8 @@ TEST(HookFlags, BadValuesAreErrorsNamingTheFlag) {
            {"--hook-timeout", "abc"},
            {"--hook-outbox-max", "3"},
            {"--pre-create-failure", "maybe"},
-           {"--pre-create-timeout", "1h"}}) {
+           {"--pre-create-timeout", "1h"},
+           {"--pre-create-url", "http://a/", "--pre-create-exec", "/bin/true"}}) {
     ParseOutcome out = parse(args);
     EXPECT_EQ(out.kind, ParseOutcome::Kind::kError) << args[0] << " " << args[1];
     EXPECT_NE(out.error.find(args[0]), std::string::npos) << out.error;
