@@ -67,6 +67,7 @@ HookOutbox::~HookOutbox() {
 }
 
 bool HookOutbox::open(std::string* error) {
+  if (!dir_.open_events(error)) return false;
   std::string path = dir_.path() + "/events";
   int rc = mdb_env_create(&env_);
   if (rc == 0) rc = mdb_env_set_mapsize(env_, size_t{1} << 30);  // sparse; ~20M marks

@@ -49,10 +49,8 @@ Status DataDir::open(const std::string& path, std::string* error) {
   }
   uploads_fd_ = open_or_make_dir(dir_fd_, "uploads");
   quarantine_fd_ = open_or_make_dir(dir_fd_, "quarantine");
-  events_fd_ = open_or_make_dir(dir_fd_, "events");
-  if (uploads_fd_ < 0 || quarantine_fd_ < 0 || events_fd_ < 0) {
-    *error = "cannot open uploads/, quarantine/ or events/ under " + path + ": " +
-             std::strerror(errno);
+  if (uploads_fd_ < 0 || quarantine_fd_ < 0) {
+    *error = "cannot open uploads/ or quarantine/ under " + path + ": " + std::strerror(errno);
     return Status::FromErrno(errno);
   }
   // Absolute, for the paths the operator's manifests of final uploads list.
@@ -61,6 +59,17 @@ Status DataDir::open(const std::string& path, std::string* error) {
   free(real);
   fsync(dir_fd_);
   return Status::Ok();
+}
+
+bool DataDir::open_events(std::string* error) {
+  if (events_fd_ >= 0) return true;
+  events_fd_ = open_or_make_dir(dir_fd_, "events");
+  if (events_fd_ < 0) {
+    *error = "cannot open events/ under " + path_ + ": " + std::strerror(errno);
+    return false;
+  }
+  fsync(dir_fd_);  // the new directory's entry
+  return true;
 }
 
 std::string parts_file_text(std::string_view uploads_path, std::span<const std::string_view> ids) {

@@ -37,6 +37,8 @@ class DataDir {
 
   int uploads_dir_fd() const { return uploads_fd_; }
   int quarantine_dir_fd() const { return quarantine_fd_; }
+  // events/ (the hook outbox), made and opened only when hooks are configured.
+  bool open_events(std::string* error);
   int events_dir_fd() const { return events_fd_; }
   const std::string& path() const { return path_; }
   // The uploads directory's absolute path (symlinks resolved when the directory was opened).
