@@ -6,7 +6,8 @@
 // with one; expiry goes on after kill -9 and a restart. For tus: Upload-Expires is a valid
 // IMF-fixdate in POST and PATCH responses that says when the upload expires, Tus-Extension
 // announces `expiration` only when expiry is on, and a partial upload that a live final lists
-// keeps its files past its own retention until the final goes.
+// keeps its files past its own retention until the final goes. A backlog of 200 is all removed
+// and the batch log lines add up to it.
 //
 // No assertion depends on how fast the machine is: every wait polls with a deadline, and where
 // a test needs a sweep to have run it waits for the removal of another upload whose deadline
@@ -282,6 +283,32 @@ TEST_F(TusExpiration, PartialListedByFinalOutlivesItsRetention) {
            !exists(file(parts[0], ".rec")) && !exists(file(parts[1], ".rec"));
   }));
   EXPECT_TRUE(eventually([&] { return metric(port_, "ringest_uploads_expired_total") == 4; }));
+}
+
+// A backlog (more uploads than the collector removes at once) is all removed, in steps, and the
+// batch log lines add up to it.
+TEST_F(TusExpiration, ABacklogOfExpiredUploadsIsAllRemovedAndLogged) {
+  constexpr int kUploads = 200;
+  start({"--expire-after", "1s"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < kUploads; ++i) {
+    std::string location = tus_create(port_, 10);
+    ASSERT_FALSE(location.empty());
+    ids.push_back(id_of(location));
+  }
+  EXPECT_TRUE(eventually([&] {
+    return metric(port_, "ringest_uploads_expired_total") == static_cast<uint64_t>(kUploads);
+  }, 60000));
+  EXPECT_EQ(metric(port_, "ringest_uploads"), 0u);
+  for (const std::string& id : ids) EXPECT_FALSE(exists(uploads() + id + ".bin")) << id;
+  server_->stop();
+  std::string log = read_file(server_->stderr_path());
+  uint64_t logged = 0;
+  const std::string marker = "expiry: removed ";
+  for (size_t at = log.find(marker); at != std::string::npos; at = log.find(marker, at + 1)) {
+    logged += std::stoull(log.substr(at + marker.size()));
+  }
+  EXPECT_EQ(logged, static_cast<uint64_t>(kUploads)) << log.substr(0, 2000);
 }
 
 }  // namespace
