@@ -20,6 +20,7 @@
 
 #include <cstdint>
 
+#include "engine/base/clock.h"
 #include "engine/io/buffer_pool.h"
 #include "engine/io/completion.h"
 #include "engine/reactor/reactor.h"
@@ -94,7 +95,12 @@ class HttpConnection final : public CompletionHandler,
   std::string_view path() const override { return path_; }
   std::string_view route_rest() const override { return route_rest_; }
   const Config& config() const override { return *context_->config; }
-  Upload* find_upload(std::string_view id) override { return context_->store->find(id); }
+  Upload* find_upload(std::string_view id) override {
+    return context_->store->find_live(id, unix_ms_now());
+  }
+  int missing_upload_status(std::string_view id) override {
+    return context_->store->remembers_expired(id, unix_ms_now()) ? 410 : 404;
+  }
   ResponseBuilder begin_response(int status) override;
   void send(ResponseBuilder& response) override;
   void send_with_upload_bytes(ResponseBuilder& response, uint64_t from, uint64_t to) override;

@@ -59,8 +59,11 @@ class RequestContext {
   virtual std::string_view path() const = 0;
   virtual std::string_view route_rest() const = 0;  // the path after the route's prefix
   virtual const Config& config() const = 0;
-  // The upload with this id (a reference the caller owns), or null.
+  // The upload with this id (a reference the caller owns), or null (also when it expired).
   virtual Upload* find_upload(std::string_view id) = 0;
+  // The status for a request whose upload was not found, or found deleted: 410 when it expired
+  // and the node still remembers it, else 404.
+  virtual int missing_upload_status(std::string_view id) = 0;
 
   // Responses. begin_response() starts one in the connection's buffer with the fields every
   // response carries (Connection, CORS); the handler adds its own and finishes it, then send().

@@ -27,6 +27,7 @@
 #include "engine/base/clock.h"
 #include "engine/storage/data_dir.h"
 #include "engine/storage/recovery.h"
+#include "engine/upload/expiry_collector.h"
 #include "engine/upload/upload_store.h"
 #include "http/access/access_policy.h"
 #include "http/builtin/healthz_handler.h"
@@ -114,6 +115,9 @@ class ReactorGroup {
   const std::vector<Reactor*>& reactors() const { return list_; }
 
   // Starts the threads; false when a reactor could not start (all are stopped again).
+  // Runs `collector` on reactor 0 (call before start()).
+  void set_collector(ExpiryCollector* collector) { collector_ = collector; }
+
   bool start(const std::vector<int>& listeners, http::ServerContext* context) {
     unsigned cores = std::thread::hardware_concurrency();
     for (int i = 0; i < threads_; ++i) {
@@ -129,6 +133,10 @@ class ReactorGroup {
         if (ok) {
           connections_[i] = std::make_unique<http::ConnectionPool>(&reactor, context);
           reactor.set_client(connections_[i].get());
+          if (i == 0 && collector_ != nullptr) {
+            reactor.set_service(collector_);
+            collector_->start(&reactor);
+          }
         }
         note(ok ? &ready_ : &failed_);
         if (ok) reactor.run();
@@ -170,6 +178,7 @@ class ReactorGroup {
   std::vector<std::unique_ptr<Reactor>> reactors_;
   std::vector<Reactor*> list_;
   std::vector<std::unique_ptr<http::ConnectionPool>> connections_;
+  ExpiryCollector* collector_ = nullptr;
   std::vector<std::thread> threads_list_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -329,6 +338,8 @@ int run(const Config& config) {
   if (!recover_uploads(config, data_dir, store)) return 1;
   std::unique_ptr<hooks::HookOutbox> outbox;
   if (!start_hooks(config, data_dir, store, &outbox)) return 1;
+  store.set_expiry(expiry_policy_of(config));
+  ExpiryCollector collector(&store);  // outlives the reactors (declared before the group)
 
   int threads = config.threads;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -338,6 +349,7 @@ int run(const Config& config) {
   if (!make_listeners(config, threads, &listeners, &port)) return 1;
 
   ReactorGroup group(config, threads);
+  if (store.expiry().enabled()) group.set_collector(&collector);
   // Routes: the protocols and the server's own endpoints.
   tus::TusHandler tus("/files/");
   ietf::IetfHandler ietf("/files/");

@@ -86,12 +86,18 @@ offset fdatasync'd first.
   --pre-create-timeout D      how long the pre-create hook may take (default 5s)
   --pre-create-failure P      when it fails (unreachable, timeout, 5xx, other exit codes):
                               reject (default: 503) or accept
+  --expire-after D            an unfinished upload that has received no byte for this long
+                              expires: requests for it get 410 Gone, and its files and
+                              record are deleted (tus `expiration`, Upload-Expires; default
+                              7d; 0: never). See docs/operations.md
+  --finished-retention D      a finished upload is deleted this long after it completed
+                              (default 0: kept for ever)
   --fault-plan SPEC           TEST ONLY: make chosen disk operations fail (see
                               engine/io/fault_plan.h); never use in production
   --help                      this text
 
 Sizes take a K, M, G or T suffix (powers of 1024). Durations (D) are seconds, or take an
-ms, s or m suffix: 500ms, 30s, 2m.
+ms, s, m, h or d suffix: 500ms, 30s, 2m, 6h, 7d.
 )";
 }
 
@@ -146,6 +152,8 @@ bool parse_duration_ms(const std::string& text, uint64_t* out) {
 }
 
 namespace {
+
+constexpr uint64_t kTenYearsMs = uint64_t{10} * 365 * 86400 * 1000;
 
 bool parse_u32(const std::string& text, uint64_t min, uint64_t max, uint32_t* out) {
   uint64_t v = 0;
@@ -373,6 +381,13 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
     } else if (flag == "--ui-dir") {
       if (value.empty()) return fail("--ui-dir must not be empty");
       c.ui_dir = value;
+    } else if (flag == "--expire-after" || flag == "--finished-retention") {
+      uint64_t ms = 0;
+      if (!parse_duration_ms(value, &ms) || ms > kTenYearsMs) {
+        return fail(flag + " wants a duration up to 10 years (500ms, 6h, 7d; 0: never), got '" +
+                    value + "'");
+      }
+      (flag == "--expire-after" ? c.expire_after_ms : c.finished_retention_ms) = ms;
     } else if (flag == "--fault-plan") {
       c.fault_plan = value;
     } else {

@@ -40,6 +40,10 @@ struct Config {
   uint32_t body_rate_window_ms = 30000;
   IoMode io_mode = IoMode::kDirect;                   // O_DIRECT where the filesystem has it
   std::string fault_plan;                             // test-only, see engine/io/fault_plan.h
+  // Expiry (engine/upload/expiry.h; 0 disables each): an unfinished upload is deleted this long
+  // after its last byte, a finished one this long after it completed.
+  uint64_t expire_after_ms = uint64_t{7} * 86400 * 1000;  // --expire-after (7d)
+  uint64_t finished_retention_ms = 0;                     // --finished-retention (keep)
   // Access control (docs/access-control.md), each off while empty.
   std::string auth_token_file;        // bearer tokens, one per line; re-read on SIGHUP
   std::string signing_key_file;       // HMAC-SHA256 key for signed upload URLs

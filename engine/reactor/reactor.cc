@@ -53,7 +53,10 @@ void Reactor::run() {
   for (;;) {
     ring_.run_once(true);
     pool_.wake_waiters();
-    if (stopping_ && !accept_armed_ && client_->drained()) break;
+    if (stopping_ && !accept_armed_ && client_->drained() &&
+        (service_ == nullptr || service_->drained())) {
+      break;
+    }
   }
   // Let cancels and closes that were just queued reach the kernel.
   ring_.run_once(false);
@@ -129,6 +132,7 @@ void Reactor::on_completion(Completion* completion, int res, uint32_t flags) {
     stopping_ = true;
     if (accept_armed_) ring_.cancel_fd(listen_fd_);
     client_->begin_shutdown();
+    if (service_ != nullptr) service_->begin_shutdown();
     return;
   }
 }

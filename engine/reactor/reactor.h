@@ -28,6 +28,17 @@ class ReactorClient {
   ~ReactorClient() = default;
 };
 
+// Work of the node's own that runs on a reactor beside its connections (the expiry collector):
+// told when the reactor begins to stop, and waited for like the connections.
+class ReactorService {
+ public:
+  virtual void begin_shutdown() = 0;
+  virtual bool drained() const = 0;
+
+ protected:
+  ~ReactorService() = default;
+};
+
 // Counters one reactor writes and anyone may read (relaxed).
 struct ReactorStats {
   std::atomic<uint64_t> connections_accepted{0};
@@ -41,6 +52,7 @@ struct ReactorStats {
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> uploads_created{0};
   std::atomic<uint64_t> uploads_completed{0};
+  std::atomic<uint64_t> uploads_expired{0};  // removed by the expiry collector
   std::atomic<uint64_t> timeouts{0};  // 408s for slow heads, idle connections, slow bodies
   std::atomic<uint64_t> heap_allocations{0};  // on this reactor's thread, see alloc_counter.h
 };
@@ -55,6 +67,8 @@ class Reactor final : public CompletionHandler {
   // Called on the thread that will run the reactor (the ring is single-issuer).
   Status init(int listen_fd);
   void set_client(ReactorClient* client) { client_ = client; }
+  // At most one; set on the reactor's thread before run().
+  void set_service(ReactorService* service) { service_ = service; }
   // Runs until a stop was requested and the client has drained.
   void run();
 
@@ -82,6 +96,7 @@ class Reactor final : public CompletionHandler {
   IoRing ring_;
   BufferPool pool_;
   ReactorClient* client_ = nullptr;
+  ReactorService* service_ = nullptr;
   ReactorStats stats_;
 
   int listen_fd_ = -1;

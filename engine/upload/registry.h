@@ -31,6 +31,24 @@ class UploadRegistry {
     std::lock_guard lock(mu_);
     for (auto& [id, upload] : uploads_) visit(*upload);
   }
+  // A walk in bounded steps (the expiry collector): visits the uploads of the table's buckets
+  // from `cursor` on, under the registry's lock, until about `max_visits` were seen or `visit`
+  // returns false (stop: that bucket is visited again next time). Returns the cursor to go on
+  // from, or 0 when the walk reached the end of the table. The table may grow between steps
+  // (a rehash): an upload may then be missed or seen twice by one walk, and the next walk sees
+  // it. `visit` must be quick and must not call back into the registry.
+  template <typename Visit>
+  size_t sweep(size_t cursor, size_t max_visits, Visit&& visit) {
+    std::lock_guard lock(mu_);
+    size_t visits = 0;
+    for (size_t bucket = cursor; bucket < uploads_.bucket_count(); ++bucket) {
+      if (visits >= max_visits) return bucket;
+      for (auto it = uploads_.begin(bucket); it != uploads_.end(bucket); ++it, ++visits) {
+        if (!visit(*it->second)) return bucket;
+      }
+    }
+    return 0;
+  }
 
  private:
   std::mutex mu_;

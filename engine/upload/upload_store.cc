@@ -447,6 +447,21 @@ void UploadStore::submit_tombstone_chain(StoreOp& op, IoRing& ring, std::string_
   op.pending_ = 4;
 }
 
+Upload* UploadStore::find_live(std::string_view id, uint64_t now_unix_ms) {
+  Upload* upload = registry_.find(id);
+  if (upload != nullptr && upload_expired(*upload, expiry_, now_unix_ms)) {
+    upload_unref(upload);
+    return nullptr;
+  }
+  return upload;
+}
+
+bool UploadStore::remembers_expired(std::string_view id, uint64_t now_unix_ms) {
+  if (expired_ids_.contains(id)) return true;
+  UploadRef upload(registry_.find(id));  // expired, not yet collected
+  return upload && upload_expired(*upload, expiry_, now_unix_ms);
+}
+
 void UploadStore::release_files(IoRing& ring, Upload& upload, UploadFiles& files, bool keep,
                                 uint64_t now_ms) {
   if (!files.open()) {

@@ -27,6 +27,7 @@
 #include "engine/storage/recovery.h"
 #include "engine/upload/file_cache.h"
 #include "engine/upload/final_parts.h"
+#include "engine/upload/expiry.h"
 #include "engine/upload/registry.h"
 #include "engine/upload/upload.h"
 #include "engine/upload/upload_events.h"
@@ -134,6 +135,19 @@ class UploadStore {
   void adopt(const storage::RecoveredUpload& recovered);
 
   Upload* find(std::string_view id) { return registry_.find(id); }  // a reference, or null
+  // For requests: as find(), but null for an upload whose expiry has passed (expiry.h), even
+  // before the collector has removed it.
+  Upload* find_live(std::string_view id, uint64_t now_unix_ms);
+  // A request found no upload `id`: true when it expired and the node still remembers it (the
+  // answer is 410 Gone rather than 404).
+  bool remembers_expired(std::string_view id, uint64_t now_unix_ms);
+  // The expiry rule (from the flags; set before serving, read-only afterwards) and the ids of
+  // recently expired uploads (the collector adds to it).
+  void set_expiry(const ExpiryPolicy& policy) { expiry_ = policy; }
+  const ExpiryPolicy& expiry() const { return expiry_; }
+  ExpiredIds& expired_ids() { return expired_ids_; }
+  // How many expired ids are remembered for 410 (about 100 bytes each).
+  static constexpr size_t kRememberedExpiredIds = 4096;
   size_t size() { return registry_.size(); }
   template <typename Visit>
   void for_each(Visit&& visit) {
@@ -159,8 +173,8 @@ class UploadStore {
   // it), its cached descriptors are closed, then its record and data file (a final: its
   // manifest) are unlinked and the directory synced before the listener hears of it; a final's
   // parts are unpinned then. Returns false, and does nothing (no listener call), for a partial
-  // that a live final lists (final_refs > 0): its data file is that final's bytes. Expiry (a
-  // later feature) goes through here and so skips such partials too.
+  // that a live final lists (final_refs > 0): its data file is that final's bytes. Expiry
+  // (ExpiryCollector) goes through here and so skips such partials too.
   // `reason` is what the upload's last event says (UploadEvents::on_removed).
   bool remove(StoreOp& op, IoRing& ring, Upload& upload, StoreListener* listener,
               RemoveReason reason = RemoveReason::kTerminated);
@@ -185,6 +199,8 @@ class UploadStore {
   UploadRegistry registry_;
   FileCache cache_;
   UploadEvents* events_ = nullptr;
+  ExpiryPolicy expiry_;
+  ExpiredIds expired_ids_{kRememberedExpiredIds};
 };
 
 // Closes descriptors on the ring without waiting for the result.

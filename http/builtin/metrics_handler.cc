@@ -47,6 +47,7 @@ constexpr Counter kCounters[] = {
     {"ringest_commits_total", "counter", &ReactorStats::commits},
     {"ringest_uploads_created_total", "counter", &ReactorStats::uploads_created},
     {"ringest_uploads_completed_total", "counter", &ReactorStats::uploads_completed},
+    {"ringest_uploads_expired_total", "counter", &ReactorStats::uploads_expired},
     {"ringest_timeouts_total", "counter", &ReactorStats::timeouts},
     {"ringest_reactor_heap_allocations_total", "counter", &ReactorStats::heap_allocations},
 };

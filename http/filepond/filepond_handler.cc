@@ -32,6 +32,12 @@ std::optional<uint64_t> number(const RequestHead& head, std::string_view name) {
   return tus::parse_offset(head.get(name));
 }
 
+// No such upload (404), or it expired and the node remembers it (410).
+void missing(RequestContext& ctx, std::string_view id) {
+  int status = ctx.missing_upload_status(id);
+  error(ctx, status, status == 410 ? "the upload expired" : "no such upload");
+}
+
 // The id a query or a revert body names, found; answers (and returns null) otherwise.
 Upload* found_upload(RequestContext& ctx, std::string_view id) {
   if (id.empty()) {
@@ -44,12 +50,12 @@ Upload* found_upload(RequestContext& ctx, std::string_view id) {
   }
   Upload* upload = ctx.find_upload(id);
   if (upload == nullptr) {
-    error(ctx, 404, "no such upload");
+    missing(ctx, id);
     return nullptr;
   }
   ctx.set_upload(upload);
   if (upload->view().deleted) {
-    error(ctx, 404, "no such upload");  // deleted since it was found
+    missing(ctx, id);  // deleted since it was found
     return nullptr;
   }
   return upload;
@@ -254,7 +260,7 @@ void FilepondHandler::download(RequestContext& ctx, std::string_view id) const {
 
 void FilepondHandler::on_header_loaded(RequestContext& ctx, Status status,
                                        std::span<const uint8_t> header) {
-  if (status.code == Code::kNotFound) return error(ctx, 404, "no such upload");  // just deleted
+  if (status.code == Code::kNotFound) return missing(ctx, ctx.upload()->id());  // just deleted
   if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
   http::answer_download(ctx, ctx.upload()->view(), header, inline_style(ctx));
 }
@@ -284,7 +290,7 @@ void FilepondHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
                                     const UploadView& view) const {
   switch (outcome) {
     case AppendOutcome::kGone:
-      return error(ctx, 404, "no such upload");
+      return missing(ctx, ctx.upload()->id());
     case AppendOutcome::kSuperseded:
       return error(ctx, 409, "a newer request for this upload replaced this one", &view);
     case AppendOutcome::kOffsetMismatch:

@@ -250,10 +250,10 @@ void IetfHandler::on_upload_url(RequestContext& ctx, std::string_view id) const 
     }
   }
   Upload* upload = ctx.find_upload(id);
-  if (upload == nullptr) return error(ctx, 404, "no such upload");
+  if (upload == nullptr) return missing(ctx, id);
   ctx.set_upload(upload);
   UploadView view = upload->view();
-  if (view.deleted) return error(ctx, 404, "no such upload");  // deleted since it was found
+  if (view.deleted) return missing(ctx, id);  // deleted since it was found
   if (method == HTTP_HEAD) return offset(ctx, view);
   if (method == HTTP_PATCH) return append(ctx, view);
   AppendRequest request;
@@ -340,11 +340,16 @@ void IetfHandler::answer(RequestContext& ctx, int status, const UploadView& view
   ctx.send(rb);
 }
 
+void IetfHandler::missing(RequestContext& ctx, std::string_view id) const {
+  int status = ctx.missing_upload_status(id);
+  error(ctx, status, status == 410 ? "the upload expired" : "no such upload");
+}
+
 void IetfHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
                                 const UploadView& view) const {
   switch (outcome) {
     case AppendOutcome::kGone:
-      return error(ctx, 404, "no such upload");
+      return missing(ctx, ctx.upload()->id());
     case AppendOutcome::kSuperseded:
       return error(ctx, 409, "a newer request for this upload replaced this one", &view);
     case AppendOutcome::kOffsetMismatch: {

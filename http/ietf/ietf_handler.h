@@ -53,6 +53,8 @@ class IetfHandler final : public Handler {
   void problem(RequestContext& ctx, int status, Problem problem, std::string_view title,
                const UploadView* view, uint64_t provided_offset = 0) const;
   void outcome_error(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) const;
+  // No such upload (404), or it expired and the node remembers it (410).
+  void missing(RequestContext& ctx, std::string_view id) const;
 
   std::string_view base_;
 };

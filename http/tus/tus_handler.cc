@@ -134,6 +134,15 @@ bool format_concat(const Upload& upload, std::string_view base, char* out, size_
   return true;
 }
 
+// Upload-Expires (tus expiration): when the upload expires as it now stands, if it ever does
+// (engine/upload/expiry.h), as an IMF-fixdate.
+void add_expires(ResponseBuilder& rb, const Config& config, const UploadView& view) {
+  uint64_t at_ms = expiry_policy_of(config).expires_unix_ms(view);
+  if (at_ms == 0) return;
+  char date[http::kHttpDateBytes];
+  rb.header("Upload-Expires", http::format_http_date(at_ms / 1000, date));
+}
+
 }  // namespace
 
 RouteFacts TusHandler::facts(std::string_view rest, uint8_t method) const {
@@ -189,7 +198,9 @@ void TusHandler::on_request(RequestContext& ctx) {
 void TusHandler::options(RequestContext& ctx) const {
   ResponseBuilder rb = begin(ctx, 204);
   rb.header("Tus-Version", kVersion);
-  rb.header("Tus-Extension", kExtensions);
+  rb.header("Tus-Extension", expiry_policy_of(ctx.config()).enabled()
+                                 ? kExtensionsWithExpiration
+                                 : kExtensions);
   rb.header("Tus-Max-Size", ctx.config().max_upload_bytes);
   rb.header("Tus-Checksum-Algorithm", kDigestAlgorithmList);
   rb.finish_no_content();
@@ -345,10 +356,10 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
     if (const char* message = checksum_of(head, &checksum)) return error(ctx, 400, message);
   }
   Upload* upload = ctx.find_upload(id);
-  if (upload == nullptr) return error(ctx, 404, "no such upload");
+  if (upload == nullptr) return missing(ctx, id);
   ctx.set_upload(upload);
   UploadView view = upload->view();
-  if (view.deleted) return error(ctx, 404, "no such upload");  // deleted since it was found
+  if (view.deleted) return missing(ctx, id);  // deleted since it was found
   if (method == HTTP_PATCH && view.kind == UploadKind::kFinal) {
     return error(ctx, 403, "a final upload cannot be patched: its bytes are its parts'");
   }
@@ -371,9 +382,14 @@ void TusHandler::on_upload_url(RequestContext& ctx, std::string_view id) const {
   }
 }
 
+void TusHandler::missing(RequestContext& ctx, std::string_view id) const {
+  int status = ctx.missing_upload_status(id);
+  error(ctx, status, status == 410 ? "the upload expired" : "no such upload");
+}
+
 void TusHandler::on_header_loaded(RequestContext& ctx, Status status,
                                   std::span<const uint8_t> header) {
-  if (status.code == Code::kNotFound) return error(ctx, 404, "no such upload");  // just deleted
+  if (status.code == Code::kNotFound) return missing(ctx, ctx.upload()->id());  // just deleted
   if (!status.ok()) return error(ctx, 500, "cannot read the upload's record");
   if (is_download(ctx)) return answer_download(ctx, ctx.upload()->view(), header);
   head_response(ctx, ctx.upload()->view(), header);
@@ -491,6 +507,7 @@ void TusHandler::answer_offset(RequestContext& ctx, int status, const UploadView
               ctx.upload_location(base_, ctx.upload()->id(), location, sizeof location));
   }
   rb.header("Upload-Offset", view.offset);
+  add_expires(rb, ctx.config(), view);
   if (status == 201) {
     rb.finish("");
   } else {
@@ -503,7 +520,7 @@ void TusHandler::outcome_error(RequestContext& ctx, AppendOutcome outcome,
                                const UploadView& view) const {
   switch (outcome) {
     case AppendOutcome::kGone:
-      return error(ctx, 404, "no such upload");
+      return missing(ctx, ctx.upload()->id());
     case AppendOutcome::kSuperseded:
       return error(ctx, 409, "a newer request for this upload replaced this one", &view);
     case AppendOutcome::kOffsetMismatch:

@@ -50,6 +50,8 @@ class TusHandler final : public Handler {
   void error(RequestContext& ctx, int status, std::string_view message,
              const UploadView* view = nullptr) const;
   void outcome_error(RequestContext& ctx, AppendOutcome outcome, const UploadView& view) const;
+  // No such upload (404), or it expired and the node remembers it (410).
+  void missing(RequestContext& ctx, std::string_view id) const;
 
   std::string_view base_;
 };

@@ -12,6 +12,11 @@ inline constexpr std::string_view kVersion = "1.0.0";
 inline constexpr std::string_view kExtensions =
     "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"
     "concatenation";
+// The same with `expiration`: announced when uploads expire (--expire-after,
+// --finished-retention), which is the default.
+inline constexpr std::string_view kExtensionsWithExpiration =
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,"
+    "concatenation,expiration";
 inline constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
 
 // Upload-Offset / Upload-Length: 1 to 19 ASCII digits, at most 2^63 - 1. No sign, no spaces,

@@ -202,5 +202,44 @@ TEST(Hooks, TheOutboxIsBoundedNewUploadsGet503WhileItIsFullAndWorkAgainAfter) {
   ASSERT_TRUE(eventually([&] { return status_of(request(server.port(), tus_create_request(10))) == 201; }));
 }
 
+TEST(Hooks, AnAbandonedUploadThatExpiresHasItsExpiredEventAfterItsCreated) {
+  HookReceiver receiver;
+  receiver.start();
+  TempDir dir;
+  Server server(dir.path() + "/data", {"--hook-url", receiver.url(), "--expire-after", "300ms"});
+  server.start();
+  std::string abandoned = tus_create(server.port(), 100);
+  ASSERT_EQ(status_of(tus_patch(server.port(), abandoned, 0, "part")), 204);
+  ASSERT_TRUE(eventually([&] { return receiver.count() >= 2; })) << receiver.count();
+  std::vector<ReceivedHook> got = receiver.received();
+  EXPECT_EQ(types_for(got, id_of(abandoned)), (std::vector<std::string>{"created", "expired"}));
+  nlohmann::json expired = nlohmann::json::parse(got.back().body);
+  EXPECT_EQ(expired["upload"]["offset"], 4);  // what was committed when it expired
+  EXPECT_EQ(expired["upload"]["length"], 100);
+  EXPECT_TRUE(eventually([&] { return count_files(server.data_dir() + "/events", ".expired") == 0; }));
+  EXPECT_EQ(count_files(server.data_dir() + "/uploads", ".bin"), 0);
+}
+
+TEST(Hooks, AFinishedUploadIsNotExpiredBeforeItsFinishedEventIsDelivered) {
+  uint16_t port = free_port();
+  HookReceiver receiver;  // down at first
+  TempDir dir;
+  Server server(dir.path() + "/data",
+                {"--hook-url", "http://127.0.0.1:" + std::to_string(port) + "/h",
+                 "--hook-retry-max", "100ms", "--finished-retention", "200ms"});
+  server.start();
+  std::string done = upload_whole(server.port(), "keep me until told");
+  // Well past its retention, its files stay: the receiver has not heard of it yet.
+  ASSERT_TRUE(eventually([&] {
+    return metric(server.port(), "ringest_hook_delivery_failures_total") >= 5;
+  }));
+  EXPECT_EQ(count_files(server.data_dir() + "/uploads", ".bin"), 1);
+  receiver.start(port);
+  ASSERT_TRUE(eventually([&] { return receiver.count() >= 3; })) << receiver.count();
+  EXPECT_EQ(types_for(receiver.received(), id_of(done)),
+            (std::vector<std::string>{"created", "finished", "expired"}));
+  EXPECT_TRUE(eventually([&] { return count_files(server.data_dir() + "/uploads", ".bin") == 0; }));
+}
+
 }  // namespace
 }  // namespace ringest::test

@@ -101,7 +101,7 @@ TEST_F(TusConcat, OptionsAdvertisesConcatenation) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("tus-extension"),
             "creation,creation-with-upload,creation-defer-length,termination,checksum,"
-            "checksum-trailer,concatenation");
+            "checksum-trailer,concatenation,expiration");  // (expiry is on by default)
 }
 
 // A final's whole-file CRC-32C is combined from its parts' (no byte read back): its HEAD and GET

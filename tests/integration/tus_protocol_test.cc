@@ -54,7 +54,7 @@ TEST_F(TusProtocol, OptionsAdvertisesVersionExtensionsAndMaxSize) {
   EXPECT_EQ(r->header("tus-version"), "1.0.0");
   EXPECT_EQ(r->header("tus-extension"),
             "creation,creation-with-upload,creation-defer-length,termination,checksum,"
-            "checksum-trailer,concatenation");
+            "checksum-trailer,concatenation,expiration");  // (expiry is on by default)
   EXPECT_EQ(r->header("tus-max-size"), "1048576");
 }
 

@@ -180,6 +180,7 @@ TEST(TusConstantsTest, Values) {
   EXPECT_EQ(kExtensions,
             "creation,creation-with-upload,creation-defer-length,termination,checksum,"
             "checksum-trailer,concatenation");
+  EXPECT_EQ(kExtensionsWithExpiration, std::string(kExtensions) + ",expiration");
   EXPECT_TRUE(trailer_lists("Upload-Checksum", "Upload-Checksum"));
   EXPECT_TRUE(trailer_lists("x-a, upload-checksum ,b", "Upload-Checksum"));
   EXPECT_FALSE(trailer_lists("Upload-Checksums, x", "Upload-Checksum"));
