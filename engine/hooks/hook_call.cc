@@ -195,6 +195,18 @@ HookReply ExecHook::call(const HookCall& call) const {
     close(in_pipe[1]);
     return reply;
   }
+  // The child starts with default signal handling and nothing blocked: ringestd blocks SIGTERM,
+  // SIGINT and SIGHUP in every thread (sigwait) and ignores SIGPIPE, and both would be inherited.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
@@ -207,8 +219,9 @@ HookReply ExecHook::call(const HookCall& call) const {
   envp.push_back(nullptr);
   char* argv[] = {const_cast<char*>(program_.c_str()), nullptr};
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, program_.c_str(), &actions, nullptr, argv, envp.data());
+  int rc = posix_spawn(&pid, program_.c_str(), &actions, &attr, argv, envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   close(in_pipe[0]);
   close(out_pipe[1]);
   if (rc != 0) {

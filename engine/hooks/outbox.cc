@@ -54,7 +54,8 @@ struct HookOutbox::Loaded {
 };
 
 HookOutbox::HookOutbox(storage::DataDir& dir, UploadStore& store, OutboxOptions options)
-    : dir_(dir), store_(store), options_(std::move(options)) {
+    : dir_(dir), store_(store), options_(std::move(options)),
+      ring_(new Queued[options_.max_events]) {
   if (!options_.url.empty()) {
     http_ = std::make_unique<HttpHook>(options_.url, options_.secret, options_.timeout_ms);
   }
@@ -139,13 +140,14 @@ void HookOutbox::push(std::string_view id, UploadEventKind kind) {
   event.queued_unix_ms = unix_ms_now();
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= options_.max_events) {
+    if (count_ >= options_.max_events) {
       overflow_ = true;  // durable in its record: picked up again once the queue drains
     } else {
-      queue_.push_back(event);
+      ring_[(head_ + count_) % options_.max_events] = event;
+      ++count_;
     }
-    stats_.depth.store(queue_.size(), std::memory_order_relaxed);
-    if (queue_.size() == 1) stats_.oldest_unix_ms.store(event.queued_unix_ms);
+    stats_.depth.store(count_, std::memory_order_relaxed);
+    if (count_ == 1) stats_.oldest_unix_ms.store(event.queued_unix_ms);
   }
   cv_.notify_one();
 }
@@ -164,7 +166,7 @@ void HookOutbox::on_removed(Upload& upload, RemoveReason reason) {
 
 bool HookOutbox::accepting_uploads() {
   std::lock_guard lock(mu_);
-  bool full = overflow_ || queue_.size() >= options_.max_events;
+  bool full = overflow_ || count_ >= options_.max_events;
   if (full) {
     stats_.refused_uploads.fetch_add(1, std::memory_order_relaxed);
     if (!full_logged_) {
@@ -172,7 +174,7 @@ bool HookOutbox::accepting_uploads() {
       RINGEST_LOG_WARN(
           "hook outbox full: %zu events undelivered (--hook-outbox-max %u); new uploads get 503 "
           "until the hook receivers take them (nothing is dropped)",
-          queue_.size(), options_.max_events);
+          count_, options_.max_events);
     }
   } else {
     full_logged_ = false;
@@ -198,15 +200,15 @@ void HookOutbox::run() {
     Queued event{};
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || overflow_; });
+      cv_.wait(lock, [this] { return stopping_ || count_ > 0 || overflow_; });
       if (stopping_) return;
-      if (queue_.empty()) {
+      if (count_ == 0) {
         overflow_ = false;
         lock.unlock();
         rescan();  // what was left on disk only while the queue was full
         continue;
       }
-      event = queue_.front();
+      event = ring_[head_];
     }
     if (!deliver_upto(event)) {
       stats_.failures.fetch_add(1, std::memory_order_relaxed);
@@ -219,9 +221,10 @@ void HookOutbox::run() {
     attempts_ = 0;
     failing_logged_ = false;
     std::lock_guard lock(mu_);
-    queue_.pop_front();
-    stats_.depth.store(queue_.size(), std::memory_order_relaxed);
-    stats_.oldest_unix_ms.store(queue_.empty() ? 0 : queue_.front().queued_unix_ms,
+    head_ = (head_ + 1) % options_.max_events;
+    --count_;
+    stats_.depth.store(count_, std::memory_order_relaxed);
+    stats_.oldest_unix_ms.store(count_ == 0 ? 0 : ring_[head_].queued_unix_ms,
                                 std::memory_order_relaxed);
   }
 }
@@ -399,7 +402,7 @@ void HookOutbox::recover() {
   mdb_txn_abort(txn);
   for (const std::string& id : stale) forget(id);
   std::lock_guard lock(mu_);
-  RINGEST_LOG_INFO("hook outbox: %zu events owed at start-up", queue_.size());
+  RINGEST_LOG_INFO("hook outbox: %zu events owed at start-up", count_);
 }
 
 }  // namespace ringest::hooks

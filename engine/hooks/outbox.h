@@ -25,7 +25,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -108,7 +107,11 @@ class HookOutbox final : public UploadEvents {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Queued> queue_;
+  // A ring of max_events entries, allocated once (pages become resident as they are used), so
+  // a reactor's push never allocates.
+  std::unique_ptr<Queued[]> ring_;
+  size_t head_ = 0;
+  size_t count_ = 0;
   bool overflow_ = false;   // an event was left on disk only: rescan once the queue drains
   bool stopping_ = false;
   bool full_logged_ = false;
