@@ -48,6 +48,15 @@ struct Config {
   // The upload page at / (docs/architecture.md, "The upload page").
   bool ui_enabled = true;  // --no-ui turns it off
   std::string ui_dir;      // empty: the source tree's ui/ (ringestd's compile-time default)
+  // The disk budget (docs/operations.md, "Disk budget"). The free-space reserve is the larger of
+  // min_free_bytes and min_free_percent of the data directory's filesystem. Per anonymous client
+  // (remote address): unfinished uploads, and the sum of their lengths (kAutoClientBytes: a
+  // quarter of the filesystem less the reserve); 0 disables a per-client bound.
+  static constexpr uint64_t kAutoClientBytes = UINT64_MAX;
+  uint64_t min_free_bytes = uint64_t{256} << 20;
+  uint32_t min_free_percent = 2;
+  uint32_t max_uploads_per_client = 64;
+  uint64_t max_bytes_per_client = kAutoClientBytes;
 };
 
 struct ParseOutcome {
