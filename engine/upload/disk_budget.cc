@@ -134,12 +134,17 @@ void DiskBudget::creation_failed(const Charge& charge) {
   // it (settled) rather than letting another creation count on space not yet given back.
   settled_.fetch_add(charge.promised);
   if (charge.client) clients_->credit(charge.client_key, charge.client_bytes);
+  poke();
 }
 
 void DiskBudget::bind(Upload& upload, const Charge& charge, bool preallocated) {
   upload.preallocated = preallocated;
   if (preallocated) {
-    settled_.fetch_add(charge.promised);  // the file holds it now; the next sample shows it
+    // The file holds it now. A sample already under way may have read `settled` before this
+    // and the filesystem after the fallocate: it counts these bytes twice (the safe way) until
+    // the next sample, which is asked for at once.
+    settled_.fetch_add(charge.promised);
+    poke();
   } else {
     upload.promised_bytes.store(charge.promised);  // kept until written or removed
   }
@@ -187,11 +192,15 @@ void DiskBudget::removed(Upload& upload) {
   uint64_t promised = upload.promised_bytes.exchange(0);
   promised_.fetch_sub(static_cast<int64_t>(promised));
   release_client(upload);
+  poke();  // space came back: sample soon
+}
+
+void DiskBudget::poke() {
   {
     std::lock_guard lock(mu_);
-    poked_ = true;  // space came back: sample soon
+    poked_ = true;
   }
-  cv_.notify_all();
+  cv_.notify_one();
 }
 
 void DiskBudget::release_client(Upload& upload) {

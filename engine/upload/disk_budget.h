@@ -2,7 +2,7 @@
 // anonymous client holds (docs/operations.md, "Disk budget").
 //
 // Space. Free bytes come from fstatvfs() of the uploads directory, sampled by a small thread of
-// its own every kSampleMs (and soon after a removal): reactors only read atomics, never make the
+// its own every kSampleMs (and at once after a creation or a removal): reactors only read atomics, never make the
 // call. Creation preallocates a known length (fallocate: the upload's space is physically taken
 // then, the file grows in place, and O_DIRECT writes stay inside the file), so a preallocated
 // upload needs no further accounting once a sample has seen its file. What the samples cannot
@@ -112,6 +112,7 @@ class DiskBudget {
   int64_t available() const;
   bool sample();
   void release_client(Upload& upload);
+  void poke();  // asks the sampler for a sample now
   void sampler_loop();
 
   int dir_fd_ = -1;
