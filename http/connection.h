@@ -109,6 +109,7 @@ class HttpConnection final : public CompletionHandler,
   Upload* upload() const override { return upload_.get(); }
   void set_upload(Upload* adopted_reference) override { upload_.reset(adopted_reference); }
   void create_upload(const CreateSpec& spec) override;
+  Admission creation_refusal() const override { return refusal_; }
   void begin_append(const AppendRequest& request) override;
   void receive_body() override;
   void remove_upload() override;
@@ -183,6 +184,8 @@ class HttpConnection final : public CompletionHandler,
   void on_upload_created(StoreOp* op, Status status);
   void ask_pre_create(const CreateSpec& spec);
   void on_pre_create_answer();
+  void admit_and_create(const CreateSpec& spec);
+  bool anonymous_client(ClientKey* key) const;
   void respond_error(int status, std::string_view message, bool close_after = false);
   // Bodies (connection_body.cc).
   void start_socket_body(uint64_t body_bytes);
@@ -289,6 +292,7 @@ class HttpConnection final : public CompletionHandler,
   std::string_view route_rest_;
   uint8_t route_choice_ = 0;  // RequestContext::route_choice(), per request
   UploadRef upload_;
+  Admission refusal_ = Admission::kOk;  // the disk budget's answer to this request's creation
   bool close_after_response_ = false;
   bool keep_alive_ = true;
   bool head_request_ = false;

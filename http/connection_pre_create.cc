@@ -69,8 +69,12 @@ void HttpConnection::on_pre_create_answer() {
                 (reply.kind == hooks::HookReply::Kind::kFailed &&
                  context_->pre_create->accept_on_failure());
   if (accept) {
-    context_->store->create(store_op_, reactor_->ring(), pending_spec_, this);
-  } else if (reply.kind == hooks::HookReply::Kind::kRefused) {
+    admit_and_create(pending_spec_);  // (what the store keeps of it is copied by now)
+    pending_spec_ = CreateSpec{};
+    return;
+  }
+  close_after_response_ = true;  // refused: a body that may follow is not read
+  if (reply.kind == hooks::HookReply::Kind::kRefused) {
     handler_->on_create_refused(*this, reply.status,
                                 reply.message.empty() ? "refused by the pre-create hook"
                                                       : printable(reply.message));

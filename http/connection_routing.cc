@@ -2,6 +2,8 @@
 // control (bearer tokens, signed URLs, CORS preflights: decided by AccessPolicy with the facts
 // the route gives), and the parts of the request context that ask the upload store.
 #include <llhttp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstring>
 
@@ -126,14 +128,56 @@ void HttpConnection::create_upload(const CreateSpec& spec) {
   UploadEvents* events = context_->store->events();
   if (events != nullptr && !events->accepting_uploads()) {
     // The hook outbox is at its bound (receivers down): no new upload until it drains.
+    close_after_response_ = true;  // a body that may follow is not read
     handler_->on_created(*this, Status{Code::kBusy, EAGAIN});
     return;
   }
   if (context_->pre_create != nullptr) {
-    ask_pre_create(spec);  // http/connection_pre_create.cc
+    ask_pre_create(spec);  // http/connection_pre_create.cc; then admit_and_create()
     return;
   }
-  context_->store->create(store_op_, reactor_->ring(), spec, this);
+  admit_and_create(spec);
+}
+
+void HttpConnection::admit_and_create(const CreateSpec& spec) {
+  refusal_ = Admission::kOk;
+  DiskBudget* budget = context_->store->budget();
+  if (budget == nullptr || spec.parts != nullptr) {  // a final takes no new space
+    context_->store->create(store_op_, reactor_->ring(), spec, this);
+    return;
+  }
+  ClientKey client;
+  bool anonymous = anonymous_client(&client);
+  DiskBudget::Charge charge;
+  refusal_ = budget->admit(spec.length, anonymous ? &client : nullptr, &charge);
+  if (refusal_ != Admission::kOk) {
+    close_after_response_ = true;  // a body that may follow is not read
+    handler_->on_created(*this, Status{Code::kNoSpace, 0});
+    return;
+  }
+  CreateSpec charged = spec;
+  charged.charge = &charge;  // (copied into the store's op before create() returns)
+  context_->store->create(store_op_, reactor_->ring(), charged, this);
+}
+
+bool HttpConnection::anonymous_client(ClientKey* key) const {
+  // Bearer tokens or signed URLs: every creation carried credentials, no per-client bound.
+  const AccessPolicy* policy = context_->access;
+  if (policy != nullptr && (policy->tokens_enabled() || policy->signing_enabled())) return false;
+  // The peer's address: getpeername() reads the socket's state and never blocks; once per
+  // creation, not per request.
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return false;
+  if (peer.ss_family == AF_INET) {
+    *key = ClientKey::ipv4(reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr.s_addr);
+    return true;
+  }
+  if (peer.ss_family == AF_INET6) {
+    *key = ClientKey::ipv6(reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr.s6_addr);
+    return true;
+  }
+  return false;
 }
 
 void HttpConnection::load_header() {

@@ -81,7 +81,10 @@ class RequestContext {
   // The upload this request works on: a reference held until the request ends.
   virtual Upload* upload() const = 0;
   virtual void set_upload(Upload* adopted_reference) = 0;
+  // Creation first asks the disk budget (free-space reserve, the anonymous client's bounds); a
+  // refusal comes back as on_created() with Code::kNoSpace and creation_refusal() says why.
   virtual void create_upload(const CreateSpec& spec) = 0;
+  virtual Admission creation_refusal() const = 0;  // kOk: the budget did not refuse
   virtual void begin_append(const AppendRequest& request) = 0;
   virtual void receive_body() = 0;
   virtual void remove_upload() = 0;
@@ -158,6 +161,16 @@ inline int64_t declared_body_bytes(const RequestHead& head) {
              ? INT64_MAX
              : static_cast<int64_t>(head.content_length);
 }
+
+// The answer to a creation that failed with `status` (Handler::on_created): 507 when there is no
+// room (the disk, the free-space reserve, the client's bytes), 429 when the client already holds
+// too many unfinished uploads, 503 when out of descriptors or memory (or the client table is
+// full), 503 when the hook outbox is full (kBusy), else 500.
+struct CreationError {
+  int status;
+  std::string_view message;
+};
+CreationError creation_error(const RequestContext& ctx, Status status);
 
 // Ends `response` with a short text body ("message\n"; for HEAD only its length) and sends it.
 void send_text(RequestContext& ctx, ResponseBuilder& response, std::string_view message);

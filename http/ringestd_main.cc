@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -28,6 +29,7 @@
 #include "engine/storage/data_dir.h"
 #include "engine/storage/recovery.h"
 #include "engine/upload/expiry_collector.h"
+#include "engine/upload/disk_budget.h"
 #include "engine/upload/upload_store.h"
 #include "http/access/access_policy.h"
 #include "http/builtin/healthz_handler.h"
@@ -99,6 +101,33 @@ bool recover_uploads(const Config& config, storage::DataDir& data_dir, UploadSto
                    static_cast<unsigned long long>(monotonic_ms_now() - started),
                    report.quarantined, report.readmitted, report.orphans_removed,
                    report.fell_back);
+  return true;
+}
+
+// The disk budget (docs/operations.md, "Disk budget"), sampled before recovery counts the
+// uploads on disk. It lowers config->max_upload_bytes to what could ever be admitted, so the
+// announced maximum (Tus-Max-Size, Upload-Limit) stays true. False (printed) stops start-up.
+bool open_budget(Config* config, const storage::DataDir& data_dir,
+                 const http::AccessPolicy* access, DiskBudget* budget) {
+  DiskLimits limits{config->min_free_bytes, config->min_free_percent,
+                    config->max_uploads_per_client, config->max_bytes_per_client};
+  std::string error;
+  if (!budget->open(data_dir.uploads_dir_fd(), limits, &error)) {
+    std::fprintf(stderr, "ringestd: %s\n", error.c_str());
+    return false;
+  }
+  bool anonymous = access == nullptr || !(access->tokens_enabled() || access->signing_enabled());
+  uint64_t largest = std::min(config->max_upload_bytes, budget->largest_upload());
+  uint64_t per_client = budget->limits().max_bytes_per_client;
+  if (anonymous && per_client != 0) largest = std::min(largest, per_client);
+  config->max_upload_bytes = largest;
+  RINGEST_LOG_INFO("disk budget: %llu MiB filesystem, reserve %llu MiB, largest upload %llu MiB; "
+                   "per anonymous client: %u unfinished uploads, %llu MiB of them (0: no bound)",
+                   static_cast<unsigned long long>(budget->total_bytes() >> 20),
+                   static_cast<unsigned long long>(budget->reserve_bytes() >> 20),
+                   static_cast<unsigned long long>(largest >> 20),
+                   anonymous ? limits.max_uploads_per_client : 0,
+                   static_cast<unsigned long long>(anonymous ? per_client >> 20 : 0));
   return true;
 }
 
@@ -312,7 +341,7 @@ bool make_listeners(const Config& config, int threads, std::vector<int>* listene
   return true;
 }
 
-int run(const Config& config) {
+int run(Config config) {
   raise_limit(RLIMIT_NOFILE);
   raise_limit(RLIMIT_MEMLOCK);
   signal(SIGPIPE, SIG_IGN);
@@ -335,11 +364,15 @@ int run(const Config& config) {
   }
   UploadStore store(&data_dir, config.io_mode == IoMode::kDirect, config.max_open_uploads,
                     kIdleFilesMs);
+  DiskBudget budget;  // (outlives the reactors: declared before them)
+  if (!open_budget(&config, data_dir, access.get(), &budget)) return 1;
+  store.set_budget(&budget);
   if (!recover_uploads(config, data_dir, store)) return 1;
   std::unique_ptr<hooks::HookOutbox> outbox;
   if (!start_hooks(config, data_dir, store, &outbox)) return 1;
   store.set_expiry(expiry_policy_of(config));
   ExpiryCollector collector(&store);  // outlives the reactors (declared before the group)
+  budget.start();
 
   int threads = config.threads;
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());

@@ -23,6 +23,19 @@ offset fdatasync'd first.
   --max-append-bytes N        largest body of one append request, for a proxy in front that
                               caps bodies (IETF uploads announce it in Upload-Limit as
                               max-append-size and get 413 above it; default 0: no limit)
+  --min-free-bytes N          keep at least N bytes free on the data directory's filesystem:
+                              a creation that would cross the reserve (counting the space
+                              promised to unfinished uploads) and an append that would need
+                              new space below it get 507 (default 256M; the larger of this
+                              and --min-free-percent applies)
+  --min-free-percent P        the reserve as P % of the filesystem's size (default 2; 0 off)
+  --max-uploads-per-client N  unfinished uploads one anonymous client (remote address; no
+                              token or signed URL) may hold; more gets 429 (default 64; 0 off)
+  --max-bytes-per-client N    sum of the lengths of one anonymous client's unfinished uploads;
+                              more gets 507 (default: a quarter of the filesystem less the
+                              reserve; 0 off). The largest upload announced (Tus-Max-Size,
+                              Upload-Limit) is at most this, and at most the filesystem's
+                              size less the reserve
   --checkpoint-bytes N        commit (fdatasync + record) at least every N body bytes
                               (default 64M)
   --buffer-bytes N            size of one receive buffer slot (default 256K; multiple of 4K)
@@ -292,6 +305,19 @@ ParseOutcome parse_args(int argc, const char* const* argv) {
         return fail("--max-append-bytes wants a size, got '" + value + "'");
       }
       c.max_append_bytes = size;
+    } else if (flag == "--min-free-bytes" || flag == "--max-bytes-per-client") {
+      if (!parse_size(value, &size) || size > (uint64_t{1} << 62)) {
+        return fail(flag + " wants a size, got '" + value + "'");
+      }
+      (flag == "--min-free-bytes" ? c.min_free_bytes : c.max_bytes_per_client) = size;
+    } else if (flag == "--min-free-percent") {
+      if (!parse_u32(value, 0, 90, &c.min_free_percent)) {
+        return fail("--min-free-percent wants 0..90, got '" + value + "'");
+      }
+    } else if (flag == "--max-uploads-per-client") {
+      if (!parse_u32(value, 0, 1 << 20, &c.max_uploads_per_client)) {
+        return fail("--max-uploads-per-client wants 0..1048576, got '" + value + "'");
+      }
     } else if (flag == "--checkpoint-bytes") {
       if (!parse_size(value, &size) || size < 4096) {
         return fail("--checkpoint-bytes wants a size of at least 4K, got '" + value + "'");

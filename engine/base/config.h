@@ -66,6 +66,15 @@ struct Config {
   bool pre_create_accept_on_failure = false;  // --pre-create-failure accept|reject
   bool hooks_enabled() const { return !hook_url.empty() || !hook_exec.empty(); }
   bool pre_create_enabled() const { return !pre_create_url.empty() || !pre_create_exec.empty(); }
+  // The disk budget (docs/operations.md, "Disk budget"). The free-space reserve is the larger of
+  // min_free_bytes and min_free_percent of the data directory's filesystem. Per anonymous client
+  // (remote address): unfinished uploads, and the sum of their lengths (kAutoClientBytes: a
+  // quarter of the filesystem less the reserve); 0 disables a per-client bound.
+  static constexpr uint64_t kAutoClientBytes = UINT64_MAX;
+  uint64_t min_free_bytes = uint64_t{256} << 20;
+  uint32_t min_free_percent = 2;
+  uint32_t max_uploads_per_client = 64;
+  uint64_t max_bytes_per_client = kAutoClientBytes;
 };
 
 struct ParseOutcome {

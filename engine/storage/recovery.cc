@@ -170,6 +170,7 @@ Verdict check_upload(int dir_fd, std::string_view id, std::vector<uint8_t>* buf,
               std::to_string(decoded.state.committed_offset);
     return Verdict::kQuarantine;
   }
+  out->data_file_bytes = static_cast<uint64_t>(st.st_size);
   return Verdict::kOk;
 }
 

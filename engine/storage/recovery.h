@@ -44,6 +44,7 @@ struct RecoveredUpload {
   bool partial = false;
   bool final = false;
   CommitSlot state;
+  uint64_t data_file_bytes = 0;  // the data file's size (a preallocated file: its length)
   std::vector<RecoveredPart> parts;  // a final's, in order
 };
 

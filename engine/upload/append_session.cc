@@ -39,6 +39,7 @@ void AppendSession::init(Reactor* reactor, UploadStore* store, uint64_t checkpoi
   ReactorStats& stats = reactor->stats();
   writer_.init(&reactor->ring(), &reactor->pool(), this, checkpoint_bytes, max_writes,
                &stats.body_bytes_written, &stats.body_bytes_direct, &stats.commits);
+  writer_.set_budget(store->budget());
 }
 
 AppendOutcome AppendSession::outcome_of(Status status) {
@@ -131,6 +132,12 @@ void AppendSession::on_owned() {
   AppendOutcome checked = check(view, &limit_);
   if (checked != AppendOutcome::kOk) {
     ready(checked);
+    return;
+  }
+  // Below the free-space reserve an append that needs new space is refused before a byte lands.
+  DiskBudget* budget = store_->budget();
+  if (budget != nullptr && !budget->append_allowed(upload, request_.body_bytes)) {
+    ready(AppendOutcome::kNoSpace);
     return;
   }
   was_complete_ = view.complete();

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "engine/reactor/mailbox.h"
+#include "engine/upload/client_table.h"
 
 namespace ringest {
 
@@ -126,6 +127,14 @@ class Upload {
   // Set by the hook outbox while this upload's `finished` event is undelivered: its files must
   // stay (a receiver will read them), so expiry skips it.
   std::atomic<bool> events_hold{false};
+  // The disk budget's (engine/upload/disk_budget.h), set before the upload is published: the data
+  // file holds the whole known length; else the unwritten rest still counted as promised; and
+  // the anonymous client this unfinished upload is charged to.
+  bool preallocated = false;
+  std::atomic<uint64_t> promised_bytes{0};
+  std::atomic<bool> client_charged{false};
+  ClientKey client_key;
+  uint64_t client_bytes = 0;
   bool has_owner = false;
   UploadOwner owner;
   bool has_waiter = false;

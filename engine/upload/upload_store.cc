@@ -86,6 +86,10 @@ void StoreOp::finish(Status status) {
   record_.shrink_to_fit();
   manifest_.clear();
   manifest_.shrink_to_fit();
+  if (kind_ == Kind::kCreate && charged_ && !status.ok()) {
+    store_->budget_->creation_failed(charge_);
+  }
+  charged_ = false;
   StoreListener* listener = listener_;
   listener_ = nullptr;
   listener->on_store_done(this, status);
@@ -150,6 +154,10 @@ void StoreOp::next_phase() {
   if (kind_ == Kind::kCreate) {
     // A final's record and manifest are written and synced: it needs no descriptor again.
     if (final_) close_files();
+    if (charged_) {
+      store_->budget_->bind(*upload_, charge_, preallocate_);
+      charged_ = false;
+    }
     store_->registry_.insert(upload_.get());  // durable: now visible
     if (g_fault_plan != nullptr) {
       g_fault_plan->log_commit(upload_->id(), 1, final_ ? upload_->length : 0);
@@ -159,6 +167,7 @@ void StoreOp::next_phase() {
     upload_->parts->unpin();  // the final is gone for good: its partials may go too
   }
   emit_events();
+  if (kind_ == Kind::kRemove && store_->budget_ != nullptr) store_->budget_->removed(*upload_);
   if (kind_ == Kind::kReadHeader && phase_ == Phase::kOpen) {
     submit_read();
     return;
@@ -286,6 +295,7 @@ void UploadStore::adopt(const storage::RecoveredUpload& r) {
     upload->flags |= storage::kFlagContentCrc;  // (a final's slot may predate its parts' CRCs)
     upload->content_crc32c = parts_crc;
   }
+  if (budget_ != nullptr) budget_->adopt(*upload, r.data_file_bytes);
   registry_.insert(upload);
   upload_unref(upload);
 }
@@ -321,6 +331,8 @@ void UploadStore::create(StoreOp& op, IoRing& ring, const CreateSpec& spec,
   op.begin(StoreOp::Kind::kCreate, this, &ring, upload, listener);
   upload_unref(upload);  // the op holds it now
   op.final_ = final;
+  op.charged_ = spec.charge != nullptr && budget_ != nullptr;
+  if (op.charged_) op.charge_ = *spec.charge;
   op.name_files(upload->id(), final ? ".parts" : ".bin");
   storage::NewRecord record;
   record.id = upload->id();

@@ -25,6 +25,7 @@
 #include "engine/io/io_ring.h"
 #include "engine/storage/data_dir.h"
 #include "engine/storage/recovery.h"
+#include "engine/upload/disk_budget.h"
 #include "engine/upload/file_cache.h"
 #include "engine/upload/final_parts.h"
 #include "engine/upload/expiry.h"
@@ -56,6 +57,9 @@ struct CreateSpec {
   // A final upload of these parts (FinalParts::make): complete at once, `length` is ignored (the
   // parts' sum), no data file. The upload keeps the parts (and their pins).
   std::shared_ptr<const FinalParts> parts;
+  // What DiskBudget::admit() charged for it (the store binds it to the upload, or gives it back
+  // when the creation fails); null: not budgeted.
+  const DiskBudget::Charge* charge = nullptr;
 };
 
 // One store operation in flight, embedded in its caller. Results are read in on_store_done().
@@ -118,6 +122,8 @@ class StoreOp final : public CompletionHandler {
   std::vector<uint8_t> record_;  // creation only: the whole initial record
   std::string manifest_;         // a final's creation only: the text of <id>.parts
   bool final_ = false;           // the upload is a final (files: record and manifest)
+  bool charged_ = false;         // creation: charge_ is the disk budget's
+  DiskBudget::Charge charge_;
   uint8_t* read_into_ = nullptr;
   size_t read_bytes_ = 0;
   size_t bytes_read_ = 0;
@@ -182,6 +188,10 @@ class UploadStore {
   // The node's event sink (the hook outbox), or null: nothing is emitted. Set before serving.
   void set_events(UploadEvents* events) { events_ = events; }
   UploadEvents* events() const { return events_; }
+  // The disk budget (free-space reserve, per-client bounds), or null: none. Set before serving
+  // (and before adopt(), so recovered uploads are counted).
+  void set_budget(DiskBudget* budget) { budget_ = budget; }
+  DiskBudget* budget() const { return budget_; }
 
   // The caller owned `upload` and is done with its descriptors: they go back to the cache (or are
   // closed, on `ring`, when the upload is complete or the cache evicts).
@@ -201,6 +211,7 @@ class UploadStore {
   UploadEvents* events_ = nullptr;
   ExpiryPolicy expiry_;
   ExpiredIds expired_ids_{kRememberedExpiredIds};
+  DiskBudget* budget_ = nullptr;
 };
 
 // Closes descriptors on the ring without waiting for the result.

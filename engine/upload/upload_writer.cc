@@ -8,6 +8,7 @@
 #include "engine/base/crc32c.h"
 #include "engine/base/log.h"
 #include "engine/io/fault_plan.h"
+#include "engine/upload/disk_budget.h"
 #include "engine/storage/upload_record.h"
 
 namespace ringest {
@@ -356,8 +357,10 @@ void UploadWriter::on_commit_result(int index, int res) {
 
 void UploadWriter::on_commit_done(bool ok) {
   if (ok) {
+    uint64_t from = 0;
     {
       std::lock_guard lock(upload_->mu);
+      from = upload_->committed_offset;
       upload_->sequence = commit_sequence_;
       upload_->committed_offset = commit_offset_;
       upload_->length = commit_length_;
@@ -369,6 +372,10 @@ void UploadWriter::on_commit_done(bool ok) {
     committed_crc_ = commit_crc_;
     length_committed_ = true;
     commits_->fetch_add(1, std::memory_order_relaxed);
+    if (budget_ != nullptr) {
+      bool complete = commit_length_ != kUnknownLength && commit_offset_ == commit_length_;
+      budget_->committed(*upload_, from, commit_offset_, complete);
+    }
     if (g_fault_plan) g_fault_plan->log_commit(upload_->id(), commit_sequence_, commit_offset_);
   } else {
     // Nothing past the last commit can be acknowledged any more: take no more bytes.

@@ -39,6 +39,8 @@
 
 namespace ringest {
 
+class DiskBudget;
+
 class UploadWriterListener {
  public:
   virtual void on_writer_progress() = 0;
@@ -65,6 +67,8 @@ class UploadWriter final : public CompletionHandler {
   void init(IoRing* ring, BufferPool* pool, UploadWriterListener* listener,
             uint64_t checkpoint_bytes, int max_writes, std::atomic<uint64_t>* bytes_written,
             std::atomic<uint64_t>* direct_bytes, std::atomic<uint64_t>* commits);
+  // Tells `budget` (null: none) of every commit (DiskBudget::committed).
+  void set_budget(DiskBudget* budget) { budget_ = budget; }
 
   // Starts a request appending at `offset` (== the upload's committed offset) through `files`.
   // Bytes must stay below `limit` (the upload's length, or the largest size allowed while it is
@@ -197,6 +201,7 @@ class UploadWriter final : public CompletionHandler {
   bool commit_ok_ = true;
   uint64_t commit_offset_ = 0;
   uint64_t commit_length_ = 0;
+  DiskBudget* budget_ = nullptr;
   uint64_t commit_sequence_ = 0;
   uint32_t commit_flags_ = 0;
   bool commit_failed_ = false;

@@ -89,6 +89,14 @@ void MetricsHandler::on_request(RequestContext& ctx) {
     m.add("ringest_hook_uploads_refused_total", "counter",
           hooks_->refused_uploads.load(std::memory_order_relaxed));
   }
+  if (const DiskBudget* budget = store_->budget()) {
+    DiskSnapshot disk = budget->snapshot();
+    m.add("ringest_disk_free_bytes", "gauge", disk.free_bytes);
+    m.add("ringest_disk_promised_bytes", "gauge", disk.promised_bytes);
+    m.add("ringest_disk_reserve_bytes", "gauge", disk.reserve_bytes);
+    m.add("ringest_disk_samples_total", "counter", disk.samples);
+    m.add("ringest_anonymous_clients_holding_uploads", "gauge", disk.clients);
+  }
   m.add("ringest_alloc_counting_enabled", "gauge", g_alloc_counting_enabled.load() ? 1 : 0);
   ResponseBuilder rb = ctx.begin_response(200);
   rb.header("Content-Type", "text/plain; version=0.0.4");

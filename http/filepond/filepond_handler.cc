@@ -171,12 +171,8 @@ void FilepondHandler::create_with_form(RequestContext& ctx, std::string_view bod
 
 void FilepondHandler::on_created(RequestContext& ctx, Status status) {
   if (!status.ok()) {
-    if (status.code == Code::kNoSpace) return error(ctx, 507, "no space for the upload");
-    if (status.code == Code::kNoDescriptors || status.code == Code::kNoMemory ||
-        status.code == Code::kBusy) {
-      return error(ctx, 503, "server busy, try again");
-    }
-    return error(ctx, 500, "cannot create upload");
+    http::CreationError e = http::creation_error(ctx, status);
+    return error(ctx, e.status, e.message);
   }
   // FilePond's default onload takes the whole response text as the transfer id.
   ResponseBuilder rb = ctx.begin_response(200);

@@ -203,12 +203,8 @@ void IetfHandler::send_resumption_supported(RequestContext& ctx) const {
 
 void IetfHandler::on_created(RequestContext& ctx, Status status) {
   if (!status.ok()) {
-    if (status.code == Code::kNoSpace) return error(ctx, 507, "no space for the upload");
-    if (status.code == Code::kNoDescriptors || status.code == Code::kNoMemory ||
-        status.code == Code::kBusy) {
-      return error(ctx, 503, "server busy, try again");
-    }
-    return error(ctx, 500, "cannot create upload");
+    http::CreationError e = http::creation_error(ctx, status);
+    return error(ctx, e.status, e.message);
   }
   send_resumption_supported(ctx);
   const RequestHead& head = ctx.head();

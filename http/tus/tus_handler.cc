@@ -305,12 +305,8 @@ void TusHandler::create_final(RequestContext& ctx, const Concat& concat) const {
 
 void TusHandler::on_created(RequestContext& ctx, Status status) {
   if (!status.ok()) {
-    if (status.code == Code::kNoSpace) return error(ctx, 507, "no space for the upload");
-    if (status.code == Code::kNoDescriptors || status.code == Code::kNoMemory ||
-        status.code == Code::kBusy) {
-      return error(ctx, 503, "server busy, try again");
-    }
-    return error(ctx, 500, "cannot create upload");
+    http::CreationError e = http::creation_error(ctx, status);
+    return error(ctx, e.status, e.message);
   }
   const RequestHead& head = ctx.head();
   if (head.has_body() && !ctx.draining()) {

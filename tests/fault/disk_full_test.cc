@@ -57,7 +57,11 @@ class DiskFull : public DriverTest {
 TEST_P(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
   const UploadDriver& d = driver();
   const std::string data_dir = mount_point_ + "/data";
-  server_ = std::make_unique<Server>(data_dir);
+  // A 48 MiB filesystem: a 1 MiB reserve, and no per-client bound on the 16 MiB upload (the
+  // budget's own behaviour is disk_budget_test.cc's).
+  server_ = std::make_unique<Server>(
+      data_dir, std::vector<std::string>{"--min-free-bytes", "1M", "--min-free-percent", "0",
+                                         "--max-bytes-per-client", "0"});
   server_->start();
   const uint16_t port = server_->port();
   std::string a_data = random_bytes(16 * kMiB, 1);
@@ -85,6 +89,13 @@ TEST_P(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
   EXPECT_EQ(d.offset(port, a), a_data.size());
   // Space freed: new uploads work again.
   ASSERT_EQ(unlink(filler.c_str()), 0);
+  // The server samples free space every 100 ms (docs/operations.md, "Disk budget"): wait for
+  // two more samples, so one began after the unlink (bounded).
+  const uint64_t samples = metric(port, "ringest_disk_samples_total");
+  for (int i = 0; i < 1000 && metric(port, "ringest_disk_samples_total") < samples + 2; ++i) {
+    usleep(20000);
+  }
+  ASSERT_GE(metric(port, "ringest_disk_samples_total"), samples + 2) << "the sampler stopped";
   std::string b_data = random_bytes(8 * kMiB, 2);
   UploadHandle b = d.create(port, b_data.size());
   ASSERT_TRUE(b.valid());

@@ -164,7 +164,8 @@ std::string ringestd_binary() {
   return other != nullptr && *other ? std::string(other) : std::string(RINGESTD_PATH);
 }
 
-Connection::Connection(uint16_t port, int timeout_ms, int receive_buffer_bytes) {
+Connection::Connection(uint16_t port, int timeout_ms, int receive_buffer_bytes,
+                       const char* source_address) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -176,6 +177,18 @@ Connection::Connection(uint16_t port, int timeout_ms, int receive_buffer_bytes) 
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (receive_buffer_bytes > 0) {  // before connect, so the window is small from the start
       setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
+    }
+    if (source_address != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      if (inet_pton(AF_INET, source_address, &from.sin_addr) != 1 ||
+          bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        int err = errno;
+        ::close(fd_);
+        fd_ = -1;
+        throw std::runtime_error(std::string("cannot bind ") + source_address + ": " +
+                                 std::strerror(err));
+      }
     }
     if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
     int err = errno;
@@ -274,6 +287,13 @@ std::optional<Response> request(uint16_t port, std::string_view raw, bool head_r
   Connection c(port);
   if (!c.send_all(raw)) return std::nullopt;
   return c.read_response(head_request);
+}
+
+std::optional<Response> request_from(const char* source_address, uint16_t port,
+                                     std::string_view raw) {
+  Connection c(port, 30000, 0, source_address);
+  if (!c.send_all(raw)) return std::nullopt;
+  return c.read_response();
 }
 
 std::string tus_create_request(uint64_t length, std::string_view metadata) {

@@ -82,7 +82,10 @@ class Connection {
  public:
   // `receive_buffer_bytes` > 0 sets SO_RCVBUF: a client that reads slowly (or not at all)
   // holds less in flight.
-  explicit Connection(uint16_t port, int timeout_ms = 30000, int receive_buffer_bytes = 0);
+  // `source_address` (an IPv4 loopback address such as "127.0.0.2"; null: the kernel's choice)
+  // makes the connection come from another client as the server sees it.
+  explicit Connection(uint16_t port, int timeout_ms = 30000, int receive_buffer_bytes = 0,
+                      const char* source_address = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -104,6 +107,9 @@ class Connection {
 
 // One request on a fresh connection.
 std::optional<Response> request(uint16_t port, std::string_view raw, bool head_request = false);
+// The same from another loopback address (Connection's `source_address`).
+std::optional<Response> request_from(const char* source_address, uint16_t port,
+                                     std::string_view raw);
 
 // tus helpers (fresh connection each).
 // The raw POST that creates an upload of `length` bytes (no body).

@@ -326,3 +326,42 @@ TEST(ParseArgsTest, UploadPageFlags) {
 
 }  // namespace
 }  // namespace ringest
+
+namespace ringest {
+namespace {
+
+TEST(ParseArgsTest, DiskBudgetFlags) {
+  ParseOutcome d = parse({"--listen", "127.0.0.1:1", "--data-dir", "d"});
+  ASSERT_EQ(d.kind, ParseOutcome::Kind::kRun) << d.error;
+  EXPECT_EQ(d.config.min_free_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(d.config.min_free_percent, 2u);
+  EXPECT_EQ(d.config.max_uploads_per_client, 64u);
+  EXPECT_EQ(d.config.max_bytes_per_client, Config::kAutoClientBytes);
+  ParseOutcome out = parse({"--listen", "127.0.0.1:1", "--data-dir", "d", "--min-free-bytes", "1G",
+                            "--min-free-percent=5", "--max-uploads-per-client", "0",
+                            "--max-bytes-per-client=10G"});
+  ASSERT_EQ(out.kind, ParseOutcome::Kind::kRun) << out.error;
+  EXPECT_EQ(out.config.min_free_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(out.config.min_free_percent, 5u);
+  EXPECT_EQ(out.config.max_uploads_per_client, 0u);
+  EXPECT_EQ(out.config.max_bytes_per_client, uint64_t{10} << 30);
+  EXPECT_EQ(parse({"--listen", "127.0.0.1:1", "--data-dir", "d", "--max-bytes-per-client", "0"})
+                .config.max_bytes_per_client,
+            0u);
+  for (auto bad : {std::vector<const char*>{"--min-free-bytes", "lots"},
+                   std::vector<const char*>{"--min-free-percent", "91"},
+                   std::vector<const char*>{"--min-free-percent", "-1"},
+                   std::vector<const char*>{"--max-uploads-per-client", "x"},
+                   std::vector<const char*>{"--max-bytes-per-client", "1Q"}}) {
+    std::vector<const char*> argv = {"ringestd", "--listen", "127.0.0.1:1", "--data-dir", "d", bad[0],
+                                     bad[1], nullptr};
+    ParseOutcome e = parse_args(static_cast<int>(argv.size() - 1), argv.data());
+    EXPECT_EQ(e.kind, ParseOutcome::Kind::kError) << bad[0] << " " << bad[1];
+    EXPECT_NE(e.error.find(bad[0]), std::string::npos) << e.error;
+  }
+  EXPECT_NE(std::string(usage_text()).find("--min-free-bytes"), std::string::npos);
+  EXPECT_NE(std::string(usage_text()).find("--max-uploads-per-client"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringest
