@@ -1,6 +1,6 @@
 // The hooks' promise under kill -9: ringestd is SIGKILLed at random moments while 8 clients
 // upload and finish small uploads (resuming after each restart), for RINGEST_HOOK_ROUNDS rounds
-// (30 here; tests/fault/hook_campaign.sh runs 200). At the end every upload a client saw
+// (30 here; tests/fault/campaign.sh --hooks runs 200). At the end every upload a client saw
 // finish has had its `finished` event delivered to the receiver at least once, no upload got a
 // `finished` it did not earn, each upload's events came in order, and the duplicates (events
 // sent again because the crash came between a delivery and its record) are counted and
