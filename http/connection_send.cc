@@ -251,6 +251,7 @@ void HttpConnection::maybe_free() {
   if (session_.active()) return;
   release_read_slot();
   upload_.reset();
+  pending_spec_ = CreateSpec{};  // a creation whose pre-create answer came after the close
   static_body_ = {};
   handler_ = nullptr;
   carry_len_ = 0;
