@@ -19,6 +19,7 @@
 #include <random>
 #include <string>
 
+#include "engine/base/clock.h"
 #include "engine/storage/upload_id.h"
 #include "engine/storage/upload_record.h"
 
@@ -60,13 +61,16 @@ int main(int argc, char** argv) {
   std::string name(metadata_bytes > 24 ? metadata_bytes - 24 : 1, 'n');
   metadata.add("filename", name);
   metadata.add("filetype", "application/octet-stream");
+  // Made now: uploads from 2023 would be past the default --expire-after (7d), and the
+  // collector would start deleting them as ringestd starts.
+  const uint64_t now_ms = ringest::unix_ms_now();
   for (uint64_t i = 0; i < count; ++i) {
     std::string id = ringest::new_upload_id();
     uint64_t length = 1 + rng() % (64u << 20);
     uint64_t offset = i % 4 == 0 ? length : length / 2;
     ringest::storage::NewRecord record;
     record.id = id;
-    record.created_unix_ms = 1700000000000ull + i;
+    record.created_unix_ms = now_ms + i;
     record.declared_length = length;
     record.protocol = ringest::storage::Protocol::kTus;
     record.metadata_block = metadata.block();
