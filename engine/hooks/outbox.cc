@@ -49,7 +49,6 @@ bool valid_id(std::string_view id) {
 struct HookOutbox::Loaded {
   std::vector<uint8_t> bytes;
   storage::DecodedRecord record;
-  bool tombstone = false;
   uint64_t removed_unix_ms = 0;  // a tombstone's: when the removal happened (its ctime)
 };
 
@@ -239,15 +238,18 @@ void HookOutbox::wait_backoff() {
 }
 
 bool HookOutbox::load(std::string_view id, UploadEventKind kind, Loaded* loaded) {
+  // A live upload's record is in uploads/; a removed one's is its tombstone in events/ (an end
+  // event's own, or either for an earlier event still owed).
   std::string name(id);
-  int fd = -1;
-  if (!is_end(kind)) fd = openat(dir_.uploads_dir_fd(), (name + ".rec").c_str(),
-                                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  for (UploadEventKind end : {UploadEventKind::kTerminated, UploadEventKind::kExpired}) {
-    if (fd >= 0 || (is_end(kind) && end != kind)) continue;
-    fd = openat(dir_.events_dir_fd(), (name + tombstone_suffix(end)).c_str(),
-                O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    loaded->tombstone = fd >= 0;
+  auto open_in = [&](int dir_fd, const char* suffix) {
+    return openat(dir_fd, (name + suffix).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  };
+  int fd = is_end(kind) ? -1 : open_in(dir_.uploads_dir_fd(), ".rec");
+  if (fd < 0 && kind != UploadEventKind::kExpired) {
+    fd = open_in(dir_.events_dir_fd(), tombstone_suffix(UploadEventKind::kTerminated));
+  }
+  if (fd < 0 && kind != UploadEventKind::kTerminated) {
+    fd = open_in(dir_.events_dir_fd(), tombstone_suffix(UploadEventKind::kExpired));
   }
   if (fd < 0) return false;
   struct stat st {};

@@ -7,7 +7,6 @@
 // offset stays; an anonymous client's unfinished uploads are bounded (429), and finishing or
 // deleting one makes room; the announced maximum (Tus-Max-Size, Upload-Limit) is what the
 // budget admits. Clients are told apart by their loopback source address (127.0.0.N).
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -28,15 +27,6 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kReserve = 16 * kMiB;
-
-int count_entries(const std::string& path) {
-  int n = 0;
-  if (DIR* d = opendir(path.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
 
 uint64_t free_bytes(const std::string& path) {
   struct statvfs st {};
@@ -111,13 +101,13 @@ TEST_P(DiskBudget, CreationCrossingTheReserveIs507AndLeavesNothingUntilSpaceIsFr
   const uint16_t port = start({"--max-uploads-per-client", "0", "--max-bytes-per-client", "0"});
   UploadHandle a = d.create(port, 40 * kMiB);  // 64 - 40 leaves 24: above the reserve
   ASSERT_TRUE(a.valid());
-  const int entries_before = count_entries(uploads());
+  const int entries_before = count_dir_entries(uploads());
   auto r = request(port, d.create_request(16 * kMiB));  // 24 - 16 < 16
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 507);
   EXPECT_NE(r->body.find("--min-free-bytes"), std::string::npos) << r->body;
   EXPECT_FALSE(d.created(r, 16 * kMiB).valid());
-  EXPECT_EQ(count_entries(uploads()), entries_before) << "a refused upload left files";
+  EXPECT_EQ(count_dir_entries(uploads()), entries_before) << "a refused upload left files";
   // What still fits is admitted and completes.
   std::string b_data = random_bytes(4 * kMiB, 1);
   UploadHandle b = d.create(port, b_data.size());

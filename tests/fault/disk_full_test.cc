@@ -4,7 +4,6 @@
 // after space is freed new uploads work again. (ENOSPC in the middle of a PATCH, which
 // reservation prevents on a real disk, is covered through the fault seam in
 // fault_injection_test.cc.) Runs once per upload protocol (tests/support/upload_driver.h).
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -22,15 +21,6 @@ namespace ringest::test {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
-
-int count_entries(const std::string& path) {
-  int n = 0;
-  if (DIR* d = opendir(path.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
 
 class DiskFull : public DriverTest {
  protected:
@@ -77,12 +67,12 @@ TEST_P(DiskFull, CreationIs507WhenFullAndReservedUploadsStillComplete) {
     }
     std::fclose(f);
   }
-  const int entries_before = count_entries(data_dir + "/uploads");
+  const int entries_before = count_dir_entries(data_dir + "/uploads");
   auto r = request(port, d.create_request(8 * kMiB));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 507);
   EXPECT_FALSE(d.created(r, 8 * kMiB).valid());
-  EXPECT_EQ(count_entries(data_dir + "/uploads"), entries_before) << "a refused upload left files";
+  EXPECT_EQ(count_dir_entries(data_dir + "/uploads"), entries_before) << "a refused upload left files";
   // The upload created before the disk filled up has its space and completes.
   AppendOutcome p = d.append(port, a, 0, a_data);
   EXPECT_EQ(p.kind, AppendOutcome::Kind::kAccepted) << p;

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -56,19 +55,6 @@ std::vector<std::string> types_for(const std::vector<ReceivedHook>& got, const s
   return types;
 }
 
-int count_files(const std::string& dir, const std::string& suffix) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string name = e->d_name;
-      n += name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(),
-                                                      suffix) == 0;
-    }
-    closedir(d);
-  }
-  return n;
-}
-
 std::string upload_whole(uint16_t port, std::string_view bytes, std::string_view metadata = {}) {
   std::string location = tus_create(port, bytes.size(), metadata);
   EXPECT_EQ(status_of(tus_patch(port, location, 0, bytes)), 204);
@@ -115,7 +101,7 @@ TEST(Hooks, EveryEventOfAnUploadsLifeArrivesInOrderWithItsFactsAndSignature) {
     }
   }
   // Delivered: the tombstone of the deleted upload is gone from events/.
-  EXPECT_TRUE(eventually([&] { return count_files(server.data_dir() + "/events", ".terminated") == 0; }));
+  EXPECT_TRUE(eventually([&] { return count_dir_entries(server.data_dir() + "/events", ".terminated") == 0; }));
   EXPECT_EQ(metric(server.port(), "ringest_hook_events_delivered_total"), 4u);
   EXPECT_EQ(receiver.count(), 4u);  // and nothing twice
 }
@@ -137,7 +123,7 @@ TEST(Hooks, AnExecHookGetsEveryEventAndIsRetriedUntilItSucceeds) {
   server.start();
   std::string location = upload_whole(server.port(), "abc");
   std::string id = id_of(location);
-  ASSERT_TRUE(eventually([&] { return count_files(out, ".json") == 2; }));
+  ASSERT_TRUE(eventually([&] { return count_dir_entries(out, ".json") == 2; }));
   nlohmann::json finished = nlohmann::json::parse(read_file(out + "/" + id + "-finished.json"));
   EXPECT_EQ(finished["type"], "finished");
   EXPECT_EQ(finished["upload"]["offset"], 3);
@@ -216,8 +202,8 @@ TEST(Hooks, AnAbandonedUploadThatExpiresHasItsExpiredEventAfterItsCreated) {
   nlohmann::json expired = nlohmann::json::parse(got.back().body);
   EXPECT_EQ(expired["upload"]["offset"], 4);  // what was committed when it expired
   EXPECT_EQ(expired["upload"]["length"], 100);
-  EXPECT_TRUE(eventually([&] { return count_files(server.data_dir() + "/events", ".expired") == 0; }));
-  EXPECT_EQ(count_files(server.data_dir() + "/uploads", ".bin"), 0);
+  EXPECT_TRUE(eventually([&] { return count_dir_entries(server.data_dir() + "/events", ".expired") == 0; }));
+  EXPECT_EQ(count_dir_entries(server.data_dir() + "/uploads", ".bin"), 0);
 }
 
 TEST(Hooks, AFinishedUploadIsNotExpiredBeforeItsFinishedEventIsDelivered) {
@@ -233,12 +219,12 @@ TEST(Hooks, AFinishedUploadIsNotExpiredBeforeItsFinishedEventIsDelivered) {
   ASSERT_TRUE(eventually([&] {
     return metric(server.port(), "ringest_hook_delivery_failures_total") >= 5;
   }));
-  EXPECT_EQ(count_files(server.data_dir() + "/uploads", ".bin"), 1);
+  EXPECT_EQ(count_dir_entries(server.data_dir() + "/uploads", ".bin"), 1);
   receiver.start(port);
   ASSERT_TRUE(eventually([&] { return receiver.count() >= 3; })) << receiver.count();
   EXPECT_EQ(types_for(receiver.received(), id_of(done)),
             (std::vector<std::string>{"created", "finished", "expired"}));
-  EXPECT_TRUE(eventually([&] { return count_files(server.data_dir() + "/uploads", ".bin") == 0; }));
+  EXPECT_TRUE(eventually([&] { return count_dir_entries(server.data_dir() + "/uploads", ".bin") == 0; }));
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // upload protocol); an acceptance creates; the hook sees the upload's length, decoded metadata
 // and the request's headers; a hook that fails gets 503 by default and creates when the
 // policy is --pre-create-failure accept; the reactors keep serving while a hook is slow.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -18,15 +17,6 @@
 namespace ringest::test {
 namespace {
 
-int files_in(const std::string& dir) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
 class PreCreateHook : public ServerDriverTest {};
 
 TEST_P(PreCreateHook, ARefusalGetsTheHooksStatusAndReasonAndCreatesNothing) {
@@ -39,7 +29,7 @@ TEST_P(PreCreateHook, ARefusalGetsTheHooksStatusAndReasonAndCreatesNothing) {
   auto refused = request(port_, d.create_request(1000, "a.txt"));
   EXPECT_EQ(status_of(refused), 403);
   EXPECT_NE(refused->body.find("over quota for this user"), std::string::npos) << refused->body;
-  EXPECT_EQ(files_in(server_->data_dir() + "/uploads"), 0);
+  EXPECT_EQ(count_dir_entries(server_->data_dir() + "/uploads"), 0);
   ASSERT_EQ(receiver.count(), 1u);
   nlohmann::json asked = nlohmann::json::parse(receiver.received()[0].body);
   EXPECT_EQ(asked["type"], "pre-create");
@@ -77,7 +67,7 @@ TEST(PreCreateHookTus, TheHookSeesMetadataAndHeadersAndAnExecHookDecides) {
   EXPECT_EQ(asked["upload"]["metadata"]["user"], "mallory");
   EXPECT_EQ(asked["request"]["headers"]["authorization"], "Bearer t0k");
   EXPECT_EQ(asked["request"]["uri"], "/files/");
-  EXPECT_EQ(files_in(server.data_dir() + "/uploads"), 0);
+  EXPECT_EQ(count_dir_entries(server.data_dir() + "/uploads"), 0);
   raw.replace(raw.find("bWFsbG9yeQ=="), 12, "YWxpY2U=");
   EXPECT_EQ(status_of(request(server.port(), raw)), 201);
 }
@@ -90,7 +80,7 @@ TEST(PreCreateHookTus, AFailingHookGets503ByDefaultAndCreatesWhenThePolicySaysAc
     Server server(dir.path() + "/data", {"--pre-create-url", url});
     server.start();
     EXPECT_EQ(status_of(request(server.port(), tus_create_request(10))), 503);
-    EXPECT_EQ(files_in(server.data_dir() + "/uploads"), 0);
+    EXPECT_EQ(count_dir_entries(server.data_dir() + "/uploads"), 0);
     EXPECT_NE(read_file(server.stderr_path()).find("pre-create hook failed"), std::string::npos);
   }
   TempDir dir;

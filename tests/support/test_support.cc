@@ -1,6 +1,7 @@
 #include "tests/support/test_support.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -458,6 +459,19 @@ uint16_t free_port() {
     if (free) return port;
   }
   throw std::runtime_error("no free port below the ephemeral range");
+}
+
+int count_dir_entries(const std::string& dir, std::string_view suffix) {
+  int n = 0;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name.empty() || name[0] == '.') continue;
+      n += suffix.empty() || (name.size() > suffix.size() && name.ends_with(suffix));
+    }
+    closedir(d);
+  }
+  return n;
 }
 
 std::string id_of(const std::string& location) {

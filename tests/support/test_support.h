@@ -165,5 +165,7 @@ std::string random_bytes(size_t size, uint64_t seed);
 // A loopback port that was free a moment ago.
 uint16_t free_port();
 std::string id_of(const std::string& location);  // "/files/<id>" -> "<id>"
+// Entries of `dir` whose names do not start with '.' and end with `suffix` (any, when empty).
+int count_dir_entries(const std::string& dir, std::string_view suffix = {});
 
 }  // namespace ringest::test
